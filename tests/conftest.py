@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,10 @@ FIXTURES = Path(__file__).parent / "fixtures"
 #: The receive time fixtures assume for frames that carry no time of their own.
 RECV_TS = 1_700_000_000_000
 
-BACKENDS = ["python"] + (["native"] if pushwire.decoder_backend() == "native" else [])
+# PUSHWIRE_TEST_BACKENDS=python limits the run to one backend (e.g. while the extension is rebuilt).
+BACKENDS = os.environ.get("PUSHWIRE_TEST_BACKENDS", "python,native").split(",")
+if pushwire.decoder_backend() != "native":
+    BACKENDS = [b for b in BACKENDS if b != "native"]
 NUMBERS = ["float", "decimal"]
 
 
