@@ -10,17 +10,21 @@ import argparse
 import sys
 from pathlib import Path
 
-from pushwire.codegen import DEFAULT_OUT_DIR, DEFAULT_SPEC_DIR, check, generate, write
+from pushwire.codegen import check, default_dirs, generate, write
 from pushwire.spec import SpecError
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pushwire.codegen", description=__doc__.split("\n")[0])
     parser.add_argument("--check", action="store_true", help="fail with a diff when generated code is stale")
-    parser.add_argument("--spec", type=Path, default=DEFAULT_SPEC_DIR, help="spec directory (default: spec/)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT_DIR, help="output package directory")
+    parser.add_argument("--spec", type=Path, help="spec directory (default: spec/ of the checkout)")
+    parser.add_argument("--out", type=Path, help="output package (default: python/pushwire/_generated)")
     args = parser.parse_args(argv)
     try:
+        if args.spec is None or args.out is None:
+            spec_dir, out_dir = default_dirs()
+            args.spec = args.spec or spec_dir
+            args.out = args.out or out_dir
         if args.check:
             diff = check(args.spec, args.out)
             if diff:
@@ -35,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except SpecError as exc:
         print(f"spec error: {exc}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as exc:
+        print(f"pushwire.codegen: {exc}", file=sys.stderr)
         return 2
 
 
