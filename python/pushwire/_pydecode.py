@@ -397,6 +397,11 @@ class PyDecoder:
                 return _ABSENT
             v = "positive" if n > 0 else "negative" if n < 0 else "zero"
             origin = "sign"
+        elif op == "symbol_part":
+            v = _symbol_part(slots[s["slot"]], s["part"])
+            if v is None:
+                return _ABSENT
+            origin = "symbol"
         else:  # template
             out = []
             for part in s["parts"]:
@@ -603,6 +608,19 @@ def _get(path: dict[str, Any], rec: Any, root: Any, parent: Any, key: Any) -> An
         if cur is _MISSING:
             return _MISSING
     return cur
+
+
+def _symbol_part(unified: str | None, part: str) -> str | None:
+    """base / quote / settle of a unified symbol (BASE/QUOTE[:SETTLE[-EXPIRY]]); None if absent."""
+    if unified is None or "/" not in unified:
+        return None
+    base, rest = unified.split("/", 1)
+    quote, _, settle = rest.partition(":")
+    if part == "base":
+        return base
+    if part == "quote":
+        return quote
+    return settle.split("-", 1)[0] or None
 
 
 def _is_type(v: Any, t: str) -> bool:

@@ -11800,7 +11800,7 @@ PLAN_JSON = r"""{
          "default": null,
          "name": "side",
          "raw_slot": null,
-         "required": false,
+         "required": true,
          "slot": 4,
          "source": {
           "absent_if": null,
@@ -12439,6 +12439,40 @@ PLAN_JSON = r"""{
          "values": null
         },
         {
+         "case": null,
+         "default": null,
+         "name": "liquidity",
+         "raw_slot": null,
+         "required": false,
+         "slot": 12,
+         "source": {
+          "absent_if": null,
+          "ci": false,
+          "join": null,
+          "map": {
+           "0": "taker",
+           "1": "maker",
+           "false": "taker",
+           "true": "maker"
+          },
+          "negate": false,
+          "op": "path",
+          "path": {
+           "base": "rec",
+           "keys": [
+            "isMaker"
+           ]
+          },
+          "sign_by": null,
+          "when": null
+         },
+         "type": "enum",
+         "values": [
+          "maker",
+          "taker"
+         ]
+        },
+        {
          "case": "upper",
          "default": null,
          "name": "fee_asset",
@@ -12479,6 +12513,27 @@ PLAN_JSON = r"""{
             },
             "sign_by": null,
             "when": null
+           },
+           {
+            "absent_if": null,
+            "ci": false,
+            "join": null,
+            "map": null,
+            "negate": false,
+            "op": "symbol_part",
+            "part": "settle",
+            "sign_by": null,
+            "slot": 2,
+            "when": {
+             "op": "exists",
+             "path": {
+              "base": "rec",
+              "keys": [
+               "fee"
+              ]
+             },
+             "value": true
+            }
            }
           ],
           "ci": false,
@@ -12491,38 +12546,6 @@ PLAN_JSON = r"""{
          },
          "type": "text",
          "values": null
-        },
-        {
-         "case": null,
-         "default": null,
-         "name": "liquidity",
-         "raw_slot": null,
-         "required": false,
-         "slot": 12,
-         "source": {
-          "absent_if": null,
-          "ci": false,
-          "join": null,
-          "map": {
-           "false": "taker",
-           "true": "maker"
-          },
-          "negate": false,
-          "op": "path",
-          "path": {
-           "base": "rec",
-           "keys": [
-            "isMaker"
-           ]
-          },
-          "sign_by": null,
-          "when": null
-         },
-         "type": "enum",
-         "values": [
-          "maker",
-          "taker"
-         ]
         }
        ],
        "kind": "fill",
@@ -13428,17 +13451,6 @@ PLAN_JSON = r"""{
             "negate": false,
             "op": "test",
             "sign_by": null,
-            "when": null
-           },
-           {
-            "absent_if": null,
-            "ci": false,
-            "join": null,
-            "map": null,
-            "negate": false,
-            "op": "const",
-            "sign_by": null,
-            "value": "subscribe",
             "when": null
            }
           ],

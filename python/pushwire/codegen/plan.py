@@ -21,7 +21,8 @@ The plan is the contract between the spec and the two decoders (``pushwire._pyde
           | {"op": "any"|"all", "conds": [cond]} | {"op": "not", "cond": cond}
     source = {"op": "path", "path"} | {"op": "const", "value"} | {"op": "test", "cond"}
            | {"op": "sub", "args": [source, source]} | {"op": "any", "args": [source]}
-           | {"op": "sign_of", "slot": int} | {"op": "template", "parts": [{"text"}|{"path"}]}
+           | {"op": "sign_of", "slot": int} | {"op": "symbol_part", "slot": int, "part": str}
+           | {"op": "template", "parts": [{"text"}|{"path"}]}
       each with the modifiers "when", "absent_if", "map", "ci", "join", "sign_by", "negate".
 
 Comparisons (eq, map, absent_if, sign_by) use a value's *canonical text*: a string as is, an
@@ -131,7 +132,7 @@ class _Compiler:
                 "source": source,
                 "raw_slot": order.index("raw_" + name) if ftype == "symbol" else None,
             }
-            (deferred if _uses_sign_of(source) else compiled).append(entry)
+            (deferred if _reads_fields(source) else compiled).append(entry)
         return {
             "kind": em.kind,
             "records": parse_records(em.records),
@@ -157,6 +158,8 @@ class _Compiler:
             out = {"op": "any", "args": [self.source(a, order) for a in r.any]}
         elif r.sign_of is not None:
             out = {"op": "sign_of", "slot": order.index(r.sign_of)}
+        elif r.symbol_part is not None:
+            out = {"op": "symbol_part", "slot": order.index("symbol"), "part": r.symbol_part}
         else:
             assert r.json_template is not None
             out = {"op": "template", "parts": _template_parts(r.json_template)}
@@ -242,9 +245,10 @@ def _template_parts(template: str) -> list[dict[str, Any]]:
     return parts
 
 
-def _uses_sign_of(src: dict[str, Any] | None) -> bool:
+def _reads_fields(src: dict[str, Any] | None) -> bool:
+    """Does the source read other unified fields (so it must be evaluated after them)?"""
     if src is None:
         return False
-    if src["op"] == "sign_of":
+    if src["op"] in ("sign_of", "symbol_part"):
         return True
-    return any(_uses_sign_of(a) for a in src.get("args", ()))
+    return any(_reads_fields(a) for a in src.get("args", ()))

@@ -192,7 +192,7 @@ def _check_unified(fname: str, unified: UnifiedSpec) -> None:
                 raise SpecError(f"{where}: default {f.default!r} is not one of the values")
 
 
-_SELECTORS = ("path", "const", "test", "sub", "sign_of", "any", "json_template")
+_SELECTORS = ("path", "const", "test", "sub", "sign_of", "symbol_part", "any", "json_template")
 _TEMPLATE_HOLE = re.compile(r"\$\{([^}]*)\}")
 
 
@@ -292,6 +292,11 @@ class _Checker:
                 self.fail(f"{where}.sign_of", f"no field {rule.sign_of!r} in this emit")
             if not rule.map or set(rule.map) - {"positive", "negative", "zero"}:
                 self.fail(f"{where}.map", "sign_of needs a map with keys positive/negative/zero")
+        if rule.symbol_part is not None:
+            if rule.symbol_part not in ("base", "quote", "settle"):
+                self.fail(f"{where}.symbol_part", "symbol_part is base, quote or settle")
+            if "symbol" not in known:
+                self.fail(f"{where}.symbol_part", "this emit has no symbol field")
         if rule.json_template is not None:
             for hole in _TEMPLATE_HOLE.findall(rule.json_template):
                 self.path(hole, f"{where}.json_template")

@@ -84,6 +84,8 @@ class SourceSpec(Struct, forbid_unknown_fields=True, frozen=True, omit_defaults=
     sub            [a, b]: a - b, both decimals
     sign_of        the sign of an already-computed unified field, through ``map`` with the keys
                    positive / negative / zero
+    symbol_part    base, quote or settle of the event's unified ``symbol`` (XT's fee coin is the
+                   settle coin)
     any            alternatives; the first that yields a value wins
     json_template  text with ``${path}`` holes, each filled with that value encoded as JSON
 
@@ -98,6 +100,7 @@ class SourceSpec(Struct, forbid_unknown_fields=True, frozen=True, omit_defaults=
     test: Cond | None = None
     sub: list[Union[str, SourceSpec]] | None = None
     sign_of: str | None = None
+    symbol_part: str | None = None  # base | quote | settle
     any: list[Union[str, SourceSpec]] | None = None
     json_template: str | None = None
     when: Cond | None = None
