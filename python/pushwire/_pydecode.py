@@ -32,7 +32,7 @@ import math
 import re
 import time
 import zlib
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Any, Callable, Iterable
 
 import msgspec
@@ -343,12 +343,13 @@ class PyDecoder:
                 value = self._convert(value, f)
             if isinstance(value, _Absent):
                 if f["required"]:
-                    what = f"unknown value {value.unmapped!r}" if value.unmapped is not None else "missing"
-                    raise _FieldError(f"{what} (from {_source_paths(src)})")
+                    what = f"unknown value {value.unmapped[:40]!r}" if value.unmapped is not None else "missing"
+                    raise _FieldError(what)
                 value = f["default"]
         except _FieldError as exc:
             where = f" at {loc}" if loc else ""
-            raise self._error(f"{kind}.{f['name']}{where}: {exc}", channel=channel, field=f["name"]) from None
+            wire = f" (from {_source_paths(src)})" if src is not None else ""
+            raise self._error(f"{kind}.{f['name']}{where}{wire}: {exc}", channel=channel, field=f["name"]) from None
         slots[f["slot"]] = value
         if f["raw_slot"] is not None and value is not None:
             slots[f["raw_slot"]] = self._raw_symbol
@@ -386,10 +387,10 @@ class PyDecoder:
             b = self._source(s["args"][1], rec, root, parent, key, slots)
             if isinstance(a, _Absent) or isinstance(b, _Absent):
                 return _ABSENT
-            an, bn = self._decimal(a), self._decimal(b)
-            if an is None or bn is None:
+            ta, tb = _number_text(a), _number_text(b)
+            if ta is None or tb is None:
                 return _ABSENT
-            v = _Typed(an - bn)
+            v = _Typed(self._from_decimal(_exact_sub(ta, tb)))
             origin = "sub"
         elif op == "sign_of":
             n = slots[s["slot"]]
@@ -500,13 +501,10 @@ class PyDecoder:
             return None
         if self.numbers == "decimal":
             return Decimal(text)
-        try:
-            x = float(text)
-        except OverflowError:  # an int literal too large for a float
-            raise _FieldError(f"number {text[:40]} is out of range for a float") from None
-        if not math.isfinite(x):
-            raise _FieldError(f"number {text[:40]} is out of range for a float")
-        return x
+        return _finite_float(text)
+
+    def _from_decimal(self, d: Decimal) -> Any:
+        return d if self.numbers == "decimal" else _finite_float(str(d))
 
     def _symbol(self, raw: str) -> str:
         hit = self._symbol_cache.get(raw)
@@ -608,6 +606,35 @@ def _get(path: dict[str, Any], rec: Any, root: Any, parent: Any, key: Any) -> An
         if cur is _MISSING:
             return _MISSING
     return cur
+
+
+def _finite_float(text: str) -> float:
+    try:
+        x = float(text)
+    except OverflowError:  # an int literal too large for a float
+        raise _FieldError(f"number {text[:40]} is out of range for a float") from None
+    if not math.isfinite(x):
+        raise _FieldError(f"number {text[:40]} is out of range for a float")
+    return x
+
+
+#: The most digits an exact subtraction may need; operands further apart are refused rather than
+#: rounded (or allowed to allocate without bound: "1e999999999" - "1e-999999999").
+MAX_SUB_DIGITS = 1000
+
+
+def _exact_sub(a: str, b: str) -> Decimal:
+    """a - b exactly, from decimal text (then converted once to the number mode, so float mode
+    gives float("1000.44") for "1234.56" - "234.12", not a binary-float difference)."""
+    da, db = Decimal(a), Decimal(b)
+    ea, eb = da.as_tuple().exponent, db.as_tuple().exponent
+    assert isinstance(ea, int) and isinstance(eb, int)  # the grammar admits finite numbers only
+    need = max(da.adjusted(), db.adjusted()) - min(ea, eb) + 2
+    if need > MAX_SUB_DIGITS:
+        raise _FieldError(f"{a[:40]} - {b[:40]} needs more than {MAX_SUB_DIGITS} digits")
+    with localcontext() as ctx:
+        ctx.prec = max(need, 28)
+        return da - db
 
 
 def _symbol_part(unified: str | None, part: str) -> str | None:

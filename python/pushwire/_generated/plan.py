@@ -925,70 +925,6 @@ PLAN_JSON = r"""{
         {
          "case": null,
          "default": null,
-         "name": "side",
-         "raw_slot": null,
-         "required": false,
-         "slot": 4,
-         "source": {
-          "absent_if": null,
-          "args": [
-           {
-            "absent_if": null,
-            "ci": true,
-            "join": null,
-            "map": {
-             "long": "long",
-             "short": "short"
-            },
-            "negate": false,
-            "op": "path",
-            "path": {
-             "base": "rec",
-             "keys": [
-              "position_side"
-             ]
-            },
-            "sign_by": null,
-            "when": null
-           },
-           {
-            "absent_if": null,
-            "ci": true,
-            "join": null,
-            "map": {
-             "buy": "long",
-             "sell": "short"
-            },
-            "negate": false,
-            "op": "path",
-            "path": {
-             "base": "rec",
-             "keys": [
-              "direction"
-             ]
-            },
-            "sign_by": null,
-            "when": null
-           }
-          ],
-          "ci": false,
-          "join": null,
-          "map": null,
-          "negate": false,
-          "op": "any",
-          "sign_by": null,
-          "when": null
-         },
-         "type": "enum",
-         "values": [
-          "long",
-          "short",
-          "flat"
-         ]
-        },
-        {
-         "case": null,
-         "default": null,
          "name": "size",
          "raw_slot": null,
          "required": true,
@@ -1417,6 +1353,117 @@ PLAN_JSON = r"""{
          },
          "type": "text",
          "values": null
+        },
+        {
+         "case": null,
+         "default": null,
+         "name": "side",
+         "raw_slot": null,
+         "required": false,
+         "slot": 4,
+         "source": {
+          "absent_if": null,
+          "args": [
+           {
+            "absent_if": null,
+            "ci": true,
+            "join": null,
+            "map": {
+             "long": "long",
+             "short": "short"
+            },
+            "negate": false,
+            "op": "path",
+            "path": {
+             "base": "rec",
+             "keys": [
+              "position_side"
+             ]
+            },
+            "sign_by": null,
+            "when": null
+           },
+           {
+            "absent_if": null,
+            "ci": false,
+            "join": null,
+            "map": {
+             "negative": "short",
+             "positive": "long",
+             "zero": "flat"
+            },
+            "negate": false,
+            "op": "sign_of",
+            "sign_by": null,
+            "slot": 5,
+            "when": {
+             "conds": [
+              {
+               "before": null,
+               "ci": true,
+               "op": "eq",
+               "path": {
+                "base": "rec",
+                "keys": [
+                 "position_side"
+                ]
+               },
+               "values": [
+                "both"
+               ]
+              },
+              {
+               "before": null,
+               "ci": true,
+               "op": "eq",
+               "path": {
+                "base": "rec",
+                "keys": [
+                 "position_mode"
+                ]
+               },
+               "values": [
+                "single_side"
+               ]
+              }
+             ],
+             "op": "any"
+            }
+           },
+           {
+            "absent_if": null,
+            "ci": true,
+            "join": null,
+            "map": {
+             "buy": "long",
+             "sell": "short"
+            },
+            "negate": false,
+            "op": "path",
+            "path": {
+             "base": "rec",
+             "keys": [
+              "direction"
+             ]
+            },
+            "sign_by": null,
+            "when": null
+           }
+          ],
+          "ci": false,
+          "join": null,
+          "map": null,
+          "negate": false,
+          "op": "any",
+          "sign_by": null,
+          "when": null
+         },
+         "type": "enum",
+         "values": [
+          "long",
+          "short",
+          "flat"
+         ]
         }
        ],
        "kind": "position",
@@ -1726,7 +1773,23 @@ PLAN_JSON = r"""{
              ]
             },
             "sign_by": null,
-            "when": null
+            "when": {
+             "before": null,
+             "ci": true,
+             "op": "eq",
+             "path": {
+              "base": "root",
+              "keys": [
+               "event"
+              ]
+             },
+             "values": [
+              "order.liquidation",
+              "liquidation",
+              "adl trade",
+              "adl"
+             ]
+            }
            },
            {
             "absent_if": null,
@@ -1739,6 +1802,36 @@ PLAN_JSON = r"""{
              "base": "rec",
              "keys": [
               "state"
+             ]
+            },
+            "sign_by": null,
+            "when": {
+             "before": null,
+             "ci": true,
+             "op": "eq",
+             "path": {
+              "base": "rec",
+              "keys": [
+               "state"
+              ]
+             },
+             "values": [
+              "liq",
+              "adl"
+             ]
+            }
+           },
+           {
+            "absent_if": null,
+            "ci": false,
+            "join": null,
+            "map": null,
+            "negate": false,
+            "op": "path",
+            "path": {
+             "base": "root",
+             "keys": [
+              "event"
              ]
             },
             "sign_by": null,
@@ -2994,6 +3087,7 @@ PLAN_JSON = r"""{
           "join": null,
           "map": {
            "1": "pending_new",
+           "10": "rejected",
            "11": "pending_cancel",
            "2": "pending_new",
            "3": "new",
@@ -3418,45 +3512,17 @@ PLAN_JSON = r"""{
          "slot": 6,
          "source": {
           "absent_if": null,
-          "args": [
-           {
-            "absent_if": null,
-            "ci": false,
-            "join": null,
-            "map": null,
-            "negate": false,
-            "op": "path",
-            "path": {
-             "base": "rec",
-             "keys": [
-              "id"
-             ]
-            },
-            "sign_by": null,
-            "when": null
-           },
-           {
-            "absent_if": null,
-            "ci": false,
-            "join": null,
-            "map": null,
-            "negate": false,
-            "op": "path",
-            "path": {
-             "base": "rec",
-             "keys": [
-              "trade_id"
-             ]
-            },
-            "sign_by": null,
-            "when": null
-           }
-          ],
           "ci": false,
           "join": null,
           "map": null,
           "negate": false,
-          "op": "any",
+          "op": "path",
+          "path": {
+           "base": "rec",
+           "keys": [
+            "id"
+           ]
+          },
           "sign_by": null,
           "when": null
          },
@@ -3723,8 +3789,7 @@ PLAN_JSON = r"""{
             "ci": false,
             "join": null,
             "map": {
-             "22": "adl",
-             "3": "liquidation"
+             "22": "adl"
             },
             "negate": false,
             "op": "path",
@@ -4256,45 +4321,17 @@ PLAN_JSON = r"""{
          "slot": 6,
          "source": {
           "absent_if": null,
-          "args": [
-           {
-            "absent_if": null,
-            "ci": false,
-            "join": null,
-            "map": null,
-            "negate": false,
-            "op": "path",
-            "path": {
-             "base": "rec",
-             "keys": [
-              "id"
-             ]
-            },
-            "sign_by": null,
-            "when": null
-           },
-           {
-            "absent_if": null,
-            "ci": false,
-            "join": null,
-            "map": null,
-            "negate": false,
-            "op": "path",
-            "path": {
-             "base": "rec",
-             "keys": [
-              "trade_id"
-             ]
-            },
-            "sign_by": null,
-            "when": null
-           }
-          ],
           "ci": false,
           "join": null,
           "map": null,
           "negate": false,
-          "op": "any",
+          "op": "path",
+          "path": {
+           "base": "rec",
+           "keys": [
+            "id"
+           ]
+          },
           "sign_by": null,
           "when": null
          },
@@ -4977,60 +5014,6 @@ PLAN_JSON = r"""{
         {
          "case": null,
          "default": null,
-         "name": "wallet_balance",
-         "raw_slot": null,
-         "required": false,
-         "slot": 3,
-         "source": {
-          "absent_if": null,
-          "args": [
-           {
-            "absent_if": null,
-            "ci": false,
-            "join": null,
-            "map": null,
-            "negate": false,
-            "op": "path",
-            "path": {
-             "base": "rec",
-             "keys": [
-              "equity"
-             ]
-            },
-            "sign_by": null,
-            "when": null
-           },
-           {
-            "absent_if": null,
-            "ci": false,
-            "join": null,
-            "map": null,
-            "negate": false,
-            "op": "path",
-            "path": {
-             "base": "rec",
-             "keys": [
-              "profit_unreal"
-             ]
-            },
-            "sign_by": null,
-            "when": null
-           }
-          ],
-          "ci": false,
-          "join": null,
-          "map": null,
-          "negate": false,
-          "op": "sub",
-          "sign_by": null,
-          "when": null
-         },
-         "type": "decimal",
-         "values": null
-        },
-        {
-         "case": null,
-         "default": null,
          "name": "available",
          "raw_slot": null,
          "required": false,
@@ -5117,8 +5100,9 @@ PLAN_JSON = r"""{
           "negate": false,
           "op": "path",
           "path": {
-           "base": "parent",
+           "base": "root",
            "keys": [
+            "data",
             "version"
            ]
           },
@@ -5187,6 +5171,60 @@ PLAN_JSON = r"""{
           "when": null
          },
          "type": "text",
+         "values": null
+        },
+        {
+         "case": null,
+         "default": null,
+         "name": "wallet_balance",
+         "raw_slot": null,
+         "required": false,
+         "slot": 3,
+         "source": {
+          "absent_if": null,
+          "args": [
+           {
+            "absent_if": null,
+            "ci": false,
+            "join": null,
+            "map": null,
+            "negate": false,
+            "op": "path",
+            "path": {
+             "base": "rec",
+             "keys": [
+              "equity"
+             ]
+            },
+            "sign_by": null,
+            "when": null
+           },
+           {
+            "absent_if": null,
+            "ci": false,
+            "join": null,
+            "map": null,
+            "negate": false,
+            "op": "path",
+            "path": {
+             "base": "rec",
+             "keys": [
+              "profit_unreal"
+             ]
+            },
+            "sign_by": null,
+            "when": null
+           }
+          ],
+          "ci": false,
+          "join": null,
+          "map": null,
+          "negate": false,
+          "op": "sub",
+          "sign_by": null,
+          "when": null
+         },
+         "type": "decimal",
          "values": null
         }
        ],
@@ -6137,7 +6175,9 @@ PLAN_JSON = r"""{
          "required": false,
          "slot": 5,
          "source": {
-          "absent_if": null,
+          "absent_if": [
+           ""
+          ],
           "ci": false,
           "join": null,
           "map": null,
@@ -6353,7 +6393,9 @@ PLAN_JSON = r"""{
          "required": false,
          "slot": 4,
          "source": {
-          "absent_if": null,
+          "absent_if": [
+           ""
+          ],
           "ci": false,
           "join": ",",
           "map": null,
@@ -6388,7 +6430,9 @@ PLAN_JSON = r"""{
          "required": false,
          "slot": 5,
          "source": {
-          "absent_if": null,
+          "absent_if": [
+           ""
+          ],
           "ci": false,
           "join": null,
           "map": null,
@@ -6459,14 +6503,21 @@ PLAN_JSON = r"""{
       }
      ],
      "when": {
-      "op": "exists",
+      "before": null,
+      "ci": true,
+      "op": "eq",
       "path": {
        "base": "rec",
        "keys": [
         "cmd"
        ]
       },
-      "value": true
+      "values": [
+       "subscribe",
+       "un_subscribe",
+       "unsubscribe",
+       "error"
+      ]
      }
     },
     {
@@ -7590,60 +7641,6 @@ PLAN_JSON = r"""{
         {
          "case": null,
          "default": null,
-         "name": "available",
-         "raw_slot": null,
-         "required": false,
-         "slot": 4,
-         "source": {
-          "absent_if": null,
-          "args": [
-           {
-            "absent_if": null,
-            "ci": false,
-            "join": null,
-            "map": null,
-            "negate": false,
-            "op": "path",
-            "path": {
-             "base": "rec",
-             "keys": [
-              "h"
-             ]
-            },
-            "sign_by": null,
-            "when": null
-           },
-           {
-            "absent_if": null,
-            "ci": false,
-            "join": null,
-            "map": null,
-            "negate": false,
-            "op": "path",
-            "path": {
-             "base": "rec",
-             "keys": [
-              "f"
-             ]
-            },
-            "sign_by": null,
-            "when": null
-           }
-          ],
-          "ci": false,
-          "join": null,
-          "map": null,
-          "negate": false,
-          "op": "sub",
-          "sign_by": null,
-          "when": null
-         },
-         "type": "decimal",
-         "values": null
-        },
-        {
-         "case": null,
-         "default": null,
          "name": "frozen",
          "raw_slot": null,
          "required": false,
@@ -7735,6 +7732,60 @@ PLAN_JSON = r"""{
          "slot": 10,
          "source": null,
          "type": "text",
+         "values": null
+        },
+        {
+         "case": null,
+         "default": null,
+         "name": "available",
+         "raw_slot": null,
+         "required": false,
+         "slot": 4,
+         "source": {
+          "absent_if": null,
+          "args": [
+           {
+            "absent_if": null,
+            "ci": false,
+            "join": null,
+            "map": null,
+            "negate": false,
+            "op": "path",
+            "path": {
+             "base": "rec",
+             "keys": [
+              "h"
+             ]
+            },
+            "sign_by": null,
+            "when": null
+           },
+           {
+            "absent_if": null,
+            "ci": false,
+            "join": null,
+            "map": null,
+            "negate": false,
+            "op": "path",
+            "path": {
+             "base": "rec",
+             "keys": [
+              "f"
+             ]
+            },
+            "sign_by": null,
+            "when": null
+           }
+          ],
+          "ci": false,
+          "join": null,
+          "map": null,
+          "negate": false,
+          "op": "sub",
+          "sign_by": null,
+          "when": null
+         },
+         "type": "decimal",
          "values": null
         }
        ],
@@ -7895,60 +7946,6 @@ PLAN_JSON = r"""{
         {
          "case": null,
          "default": null,
-         "name": "available",
-         "raw_slot": null,
-         "required": false,
-         "slot": 4,
-         "source": {
-          "absent_if": null,
-          "args": [
-           {
-            "absent_if": null,
-            "ci": false,
-            "join": null,
-            "map": null,
-            "negate": false,
-            "op": "path",
-            "path": {
-             "base": "rec",
-             "keys": [
-              "holding"
-             ]
-            },
-            "sign_by": null,
-            "when": null
-           },
-           {
-            "absent_if": null,
-            "ci": false,
-            "join": null,
-            "map": null,
-            "negate": false,
-            "op": "path",
-            "path": {
-             "base": "rec",
-             "keys": [
-              "frozen"
-             ]
-            },
-            "sign_by": null,
-            "when": null
-           }
-          ],
-          "ci": false,
-          "join": null,
-          "map": null,
-          "negate": false,
-          "op": "sub",
-          "sign_by": null,
-          "when": null
-         },
-         "type": "decimal",
-         "values": null
-        },
-        {
-         "case": null,
-         "default": null,
          "name": "frozen",
          "raw_slot": null,
          "required": false,
@@ -8040,6 +8037,60 @@ PLAN_JSON = r"""{
          "slot": 10,
          "source": null,
          "type": "text",
+         "values": null
+        },
+        {
+         "case": null,
+         "default": null,
+         "name": "available",
+         "raw_slot": null,
+         "required": false,
+         "slot": 4,
+         "source": {
+          "absent_if": null,
+          "args": [
+           {
+            "absent_if": null,
+            "ci": false,
+            "join": null,
+            "map": null,
+            "negate": false,
+            "op": "path",
+            "path": {
+             "base": "rec",
+             "keys": [
+              "holding"
+             ]
+            },
+            "sign_by": null,
+            "when": null
+           },
+           {
+            "absent_if": null,
+            "ci": false,
+            "join": null,
+            "map": null,
+            "negate": false,
+            "op": "path",
+            "path": {
+             "base": "rec",
+             "keys": [
+              "frozen"
+             ]
+            },
+            "sign_by": null,
+            "when": null
+           }
+          ],
+          "ci": false,
+          "join": null,
+          "map": null,
+          "negate": false,
+          "op": "sub",
+          "sign_by": null,
+          "when": null
+         },
+         "type": "decimal",
          "values": null
         }
        ],
@@ -8771,7 +8822,9 @@ PLAN_JSON = r"""{
           "absent_if": null,
           "args": [
            {
-            "absent_if": null,
+            "absent_if": [
+             ""
+            ],
             "ci": false,
             "join": null,
             "map": null,
@@ -8787,7 +8840,9 @@ PLAN_JSON = r"""{
             "when": null
            },
            {
-            "absent_if": null,
+            "absent_if": [
+             ""
+            ],
             "ci": false,
             "join": null,
             "map": null,
@@ -9869,7 +9924,9 @@ PLAN_JSON = r"""{
           "absent_if": null,
           "args": [
            {
-            "absent_if": null,
+            "absent_if": [
+             ""
+            ],
             "ci": false,
             "join": null,
             "map": null,
@@ -9885,7 +9942,9 @@ PLAN_JSON = r"""{
             "when": null
            },
            {
-            "absent_if": null,
+            "absent_if": [
+             ""
+            ],
             "ci": false,
             "join": null,
             "map": null,
@@ -10830,7 +10889,7 @@ PLAN_JSON = r"""{
             "path": {
              "base": "rec",
              "keys": [
-              "orderId"
+              "algoOrderId"
              ]
             },
             "sign_by": null,
@@ -10846,7 +10905,7 @@ PLAN_JSON = r"""{
             "path": {
              "base": "rec",
              "keys": [
-              "algoOrderId"
+              "orderId"
              ]
             },
             "sign_by": null,
@@ -11039,7 +11098,9 @@ PLAN_JSON = r"""{
           "absent_if": null,
           "args": [
            {
-            "absent_if": null,
+            "absent_if": [
+             ""
+            ],
             "ci": false,
             "join": null,
             "map": null,
@@ -11055,7 +11116,9 @@ PLAN_JSON = r"""{
             "when": null
            },
            {
-            "absent_if": null,
+            "absent_if": [
+             ""
+            ],
             "ci": false,
             "join": null,
             "map": null,

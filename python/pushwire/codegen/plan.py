@@ -246,9 +246,9 @@ def _template_parts(template: str) -> list[dict[str, Any]]:
 
 
 def _reads_fields(src: dict[str, Any] | None) -> bool:
-    """Does the source read other unified fields (so it must be evaluated after them)?"""
+    """Is the source computed (so it is evaluated after the fields mapped straight from the wire)?"""
     if src is None:
         return False
-    if src["op"] in ("sign_of", "symbol_part"):
-        return True
+    if src["op"] in ("sign_of", "symbol_part", "sub"):
+        return True  # (sub reads no fields, but its operands' own fields should fail first)
     return any(_reads_fields(a) for a in src.get("args", ()))
