@@ -19,6 +19,9 @@ Value rules (shared with the Rust decoder):
 * decimal: a JSON number or a string matching ``[+-]?(digits[.digits]|.digits)[e[+-]digits]``;
   float mode must be finite; decimal mode keeps the exact digits.
 * int: a JSON integer, or ``[+-]?digits(.0*)?`` as a string or JSON number; must fit in int64.
+* JSON: an integer literal longer than 4300 characters (sign included) is not valid JSON (msgspec's,
+  and CPython's, limit); duplicate keys: the last one wins; nesting deeper than max_depth is refused.
+* sub: exact decimal subtraction (at most MAX_SUB_DIGITS digits), converted once to the number mode.
 * time: an int; values in [0, 1e11) are seconds and become milliseconds.
 * bool: true/false, 0/1, "0"/"1", "true"/"false" (any case).
 * str/text/symbol: a string, or a JSON number's exact text (never a float round trip).
@@ -32,7 +35,7 @@ import math
 import re
 import time
 import zlib
-from decimal import Decimal, localcontext
+from decimal import MAX_EMAX, MIN_EMIN, Decimal, localcontext
 from typing import Any, Callable, Iterable
 
 import msgspec
@@ -98,14 +101,18 @@ def canonical(v: Any) -> str | None:
 
 
 def _describe(v: Any) -> str:
+    """A short description of a wire value for error messages (quoted text is capped)."""
+    if v is None:
+        return "null"
     if isinstance(v, _JsonFloat):
-        return f"number {v}"
+        return f"number {v[:40]}" + ("..." if len(v) > 40 else "")
     if isinstance(v, str):
         return f"string {v[:40]!r}" + ("..." if len(v) > 40 else "")
     if isinstance(v, bool):
         return f"boolean {'true' if v else 'false'}"
     if isinstance(v, int):
-        return f"number {v}"
+        text = str(v)
+        return f"number {text[:40]}" + ("..." if len(text) > 40 else "")
     if isinstance(v, dict):
         return "an object"
     if isinstance(v, list):
@@ -255,8 +262,13 @@ class PyDecoder:
             root = self._json.decode(buf)
         except msgspec.DecodeError as exc:
             raise self._error(f"frame is not valid JSON: {exc}") from None
-        except UnicodeDecodeError as exc:
-            raise self._error(f"frame is not valid UTF-8: {exc.reason} at byte {exc.start}") from None
+        except UnicodeDecodeError:
+            # msgspec's offset is relative to the string it was reading; find the frame's own.
+            try:
+                buf.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise self._error(f"frame is not valid UTF-8: {exc.reason} at byte {exc.start}") from None
+            raise self._error("frame is not valid UTF-8") from None
         except RecursionError:
             raise self._error(f"JSON nesting deeper than {self.max_depth}") from None
         # Counting brackets is cheap and over-counts (brackets in strings), so only frames that
@@ -324,11 +336,10 @@ class PyDecoder:
                     if not isinstance(v, dict):
                         raise self._error(f"{where}: expected an object, got {_describe(v)}", channel=channel, field=where)
                     for mk, item in v.items():
+                        at = f"{where}.{mk[:40]}" + ("..." if len(mk) > 40 else "")
                         if not isinstance(item, dict):
-                            raise self._error(
-                                f"{where}.{mk}: expected an object, got {_describe(item)}", channel=channel, field=f"{where}.{mk}"
-                            )
-                        nxt.append((item, item, anchor, mk, f"{where}.{mk}"))
+                            raise self._error(f"{at}: expected an object, got {_describe(item)}", channel=channel, field=at)
+                        nxt.append((item, item, anchor, mk, at))
             states = nxt
         for obj, anchor, aparent, mkey, loc in states:
             yield obj, (aparent if obj is anchor else anchor), mkey, loc
@@ -634,7 +645,11 @@ def _exact_sub(a: str, b: str) -> Decimal:
         raise _FieldError(f"{a[:40]} - {b[:40]} needs more than {MAX_SUB_DIGITS} digits")
     with localcontext() as ctx:
         ctx.prec = max(need, 28)
-        return da - db
+        ctx.Emax, ctx.Emin = MAX_EMAX, MIN_EMIN
+        try:
+            return da - db
+        except ArithmeticError:  # exponents beyond what decimal can represent
+            raise _FieldError(f"{a[:40]} - {b[:40]} is out of range") from None
 
 
 def _symbol_part(unified: str | None, part: str) -> str | None:
@@ -675,6 +690,8 @@ def _int(v: Any) -> int | None:
         m = _INT_RE.fullmatch(v)
         if m is None:
             raise _FieldError(f"expected an integer, got {_describe(v)}")
+        if len(m.group(1).lstrip("+-").lstrip("0")) > 19:  # before int(): no 4300-digit parses
+            raise _FieldError(f"integer {v[:40]}... is out of the 64-bit range")
         n = int(m.group(1))
     else:
         raise _FieldError(f"expected an integer, got {_describe(v)}")

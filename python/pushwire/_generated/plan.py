@@ -7497,34 +7497,18 @@ PLAN_JSON = r"""{
       }
      ],
      "when": {
-      "conds": [
-       {
-        "before": null,
-        "ci": false,
-        "op": "eq",
-        "path": {
-         "base": "rec",
-         "keys": [
-          "topic"
-         ]
-        },
-        "values": [
-         "position"
-        ]
-       },
-       {
-        "op": "is",
-        "path": {
-         "base": "rec",
-         "keys": [
-          "data",
-          "positions"
-         ]
-        },
-        "type": "object"
-       }
-      ],
-      "op": "all"
+      "before": null,
+      "ci": false,
+      "op": "eq",
+      "path": {
+       "base": "rec",
+       "keys": [
+        "topic"
+       ]
+      },
+      "values": [
+       "position"
+      ]
      }
     },
     {
@@ -8109,34 +8093,18 @@ PLAN_JSON = r"""{
       }
      ],
      "when": {
-      "conds": [
-       {
-        "before": null,
-        "ci": false,
-        "op": "eq",
-        "path": {
-         "base": "rec",
-         "keys": [
-          "topic"
-         ]
-        },
-        "values": [
-         "balance"
-        ]
-       },
-       {
-        "op": "is",
-        "path": {
-         "base": "rec",
-         "keys": [
-          "data",
-          "balances"
-         ]
-        },
-        "type": "object"
-       }
-      ],
-      "op": "all"
+      "before": null,
+      "ci": false,
+      "op": "eq",
+      "path": {
+       "base": "rec",
+       "keys": [
+        "topic"
+       ]
+      },
+      "values": [
+       "balance"
+      ]
      }
     },
     {
