@@ -3,7 +3,8 @@
 Every frame is built from Python data with exact number literals (``Decimal`` is written as a JSON
 number with its exact digits, so HTX's ``-0.000010355204214985`` stays as the exchange writes it,
 not ``-1.0355204214985e-05``). HTX frames are gzip members with ``mtime=0``, so the bytes are the
-same on every run and every machine. Nothing here reads a clock or a random generator.
+same on every run (and on every machine with the same zlib; the inflated JSON is the same everywhere).
+Nothing here reads a clock or a random generator.
 
 ``FRAMES`` maps a frame name to a :class:`BenchFrame`. ``GOAL_FRAMES`` lists the six frames the
 performance goal is measured over (their geometric mean).
@@ -36,13 +37,13 @@ class BenchFrame:
     doc: str
 
     @property
-    def gzip(self) -> bool:
+    def gzipped(self) -> bool:
         return self.data[:2] == b"\x1f\x8b"
 
     @property
     def text(self) -> bytes:
         """The JSON text (inflated for gzip frames)."""
-        return gzip.decompress(self.data) if self.gzip else self.data
+        return gzip.decompress(self.data) if self.gzipped else self.data
 
 
 def _json(obj: Any) -> bytes:
@@ -422,7 +423,8 @@ def build_frames() -> dict[str, BenchFrame]:
     frames = [
         BenchFrame("xt_position", "xt", "position", xt_position(), {"position": 1},
                    "XT v2 position push (one symbol+side)"),
-        BenchFrame("xt_order", "xt", "order", xt_order(), {"order": 1}, "XT v2 order push (filled limit order)"),
+        BenchFrame("xt_order", "xt", "order", xt_order(), {"order": 1},
+                   "XT v2 order push (filled limit order)"),
         BenchFrame("woo_position_1", "woo", "position_v3", woo_positions(1), {"position": 1},
                    "WOO V3 position push, 1 position (the seed)"),
         BenchFrame("woo_position_100", "woo", "position_v3", woo_positions(100), {"position": 100},

@@ -21,8 +21,8 @@ import json
 from typing import Any, Callable
 
 import pytest
-from baselines import NORMALIZERS, assert_mirrors, assert_same_events, msgspec_decoder
-from frames import FRAME_NAMES, FRAMES, RECV_TS, BenchFrame, build_frames
+from benches.baselines import NORMALIZERS, assert_mirrors, assert_same_events, msgspec_decoder
+from benches.frames import FRAME_NAMES, FRAMES, RECV_TS, BenchFrame, build_frames
 
 import pushwire
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from typing import Any, Iterable
+from typing import Any, Callable
 
 from pushwire._pydecode import (
     DEFAULT_MAX_DEPTH,
@@ -40,7 +40,14 @@ class Decoder:
     ``max_depth`` the JSON nesting depth.
     """
 
-    __slots__ = ("exchange", "numbers", "backend", "_impl")
+    __slots__ = ("exchange", "numbers", "backend", "decode", "decode_many", "_impl")
+
+    #: decode(frame, *, recv_ts=None) -> list[Event]: one frame (text, UTF-8 bytes or gzip bytes).
+    #: ``recv_ts`` (ms) stands in for the receive time of frames that carry no time of their own;
+    #: it defaults to now. Bound straight to the backend's method: no wrapper call per frame.
+    decode: Callable[..., list[Any]]
+    #: decode_many(frames, *, recv_ts=None) -> list[Event]: the events of all frames, in order.
+    decode_many: Callable[..., list[Any]]
 
     def __init__(
         self,
@@ -73,18 +80,8 @@ class Decoder:
         self.exchange = exchange
         self.numbers = numbers
         self.backend = backend
-
-    def decode(self, frame: bytes | str, *, recv_ts: int | None = None) -> list[Any]:
-        """Decode one frame (text, UTF-8 bytes or gzip bytes) into events.
-
-        ``recv_ts`` (ms) stands in for the receive time of frames that carry no time of their own;
-        it defaults to now.
-        """
-        return self._impl.decode(frame, recv_ts=recv_ts)
-
-    def decode_many(self, frames: Iterable[bytes | str], *, recv_ts: int | None = None) -> list[Any]:
-        """Decode frames in order; the events of all of them, flattened."""
-        return self._impl.decode_many(frames, recv_ts=recv_ts)
+        self.decode = self._impl.decode
+        self.decode_many = self._impl.decode_many
 
     def __repr__(self) -> str:
         return f"Decoder({self.exchange!r}, numbers={self.numbers!r}, backend={self.backend!r})"

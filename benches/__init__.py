@@ -1,0 +1,1 @@
+"""pushwire decode benchmarks (pytest-benchmark): run `python -m pytest benches --benchmark-only`."""
