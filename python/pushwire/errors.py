@@ -29,12 +29,6 @@ class DecodeError(PushwireError, ValueError):
         self.channel = channel
         self.field = field
 
-    def __reduce__(self):  # keep the attributes through pickling (multiprocessing pipelines)
-        return (_rebuild_decode_error, (str(self), self.exchange, self.channel, self.field))
-
-
-def _rebuild_decode_error(message: str, exchange: str | None, channel: str | None, field: str | None) -> DecodeError:
-    return DecodeError(message, exchange=exchange, channel=channel, field=field)
 
 
 class AuthError(PushwireError):
