@@ -30,7 +30,6 @@ class DecodeError(PushwireError, ValueError):
         self.field = field
 
 
-
 class AuthError(PushwireError):
     """The exchange refused the credentials or the listen key."""
 

@@ -1,10 +1,34 @@
-//! `pushwire._native`: the Rust hot path of pushwire. Bindings only; the decoder lives in
-//! modules that hold no PyO3 types.
+//! `pushwire._native`: the Rust hot path of pushwire.
+//!
+//! One generic decoder runs the generated decode plan (`pushwire._generated.plan.PLAN_JSON`,
+//! loaded at runtime): gzip inflate, JSON, routing, field mapping and conversion. It knows no
+//! exchange: a spec change is a regenerated plan, never a Rust change.
+//!
+//! Layout: [`json`], [`inflate`], [`text`], [`plan`] and [`decode`] are the byte-level decoder and
+//! hold no PyO3 type (unit-tested and fuzzable in pure Rust, `--no-default-features`); `build`
+//! turns its slots into Python objects and `py` is the `Decoder` class. This file is bindings only.
 
+pub mod decode;
+pub mod error;
+pub mod inflate;
+pub mod json;
+pub mod plan;
+pub mod text;
+
+#[cfg(feature = "python")]
+mod build;
+#[cfg(feature = "python")]
+mod py;
+
+#[cfg(feature = "python")]
 use pyo3::prelude::*;
 
+#[cfg(feature = "python")]
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    // Published as `_Decoder` until it passes the parity suite (the facade switches to the
+    // native backend as soon as `Decoder` exists).
+    m.add("_Decoder", m.py().get_type::<py::Decoder>())?;
     Ok(())
 }
