@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import time
 import zlib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import msgspec
 import orjson
-
 from pushwire import Fill, Order, Position, Risk, Unrecognized
 
 __all__ = ["MSGSPEC_DECODERS", "NORMALIZERS", "assert_mirrors", "assert_same_events", "msgspec_decoder"]
@@ -442,7 +442,7 @@ _WOO_STATUS = {
     "rejected": "rejected",
     "expired": "expired",
 }
-_WOO_MAKER = {True: "maker", False: "taker", 1: "maker", 0: "taker", "true": "maker", "false": "taker"}
+_WOO_MAKER = {True: "maker", False: "taker", "true": "maker", "false": "taker"}  # True == 1, False == 0
 
 
 class WooNormalizer(_Normalizer):

@@ -12,9 +12,8 @@ import os
 import shlex
 from pathlib import Path
 
-import pytest
-
 import pushwire
+import pytest
 
 HERE = Path(__file__).parent
 

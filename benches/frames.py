@@ -19,7 +19,7 @@ from typing import Any
 
 import msgspec
 
-__all__ = ["BenchFrame", "FRAMES", "FRAME_NAMES", "GOAL_FRAMES", "RECV_TS", "build_frames"]
+__all__ = ["FRAMES", "FRAME_NAMES", "GOAL_FRAMES", "RECV_TS", "BenchFrame", "build_frames"]
 
 #: Receive time passed to decoders in correctness checks (XT order pushes carry no time of their own).
 RECV_TS = 1_700_000_000_000
@@ -55,11 +55,7 @@ def _gzip(text: bytes) -> bytes:
 
 
 # 50 base coins; WOO's 100-position frame is these 50 perps in hedge mode (a LONG and a SHORT row).
-BASES = (
-    "BTC ETH SOL XRP DOGE ADA AVAX LINK DOT TRX TON LTC BCH NEAR UNI ATOM XLM ETC FIL APT "
-    "ARB OP INJ SUI SEI TIA IMX STX HBAR VET ALGO AAVE MKR SNX GRT SAND MANA AXS EGLD THETA "
-    "EOS XTZ FLOW KAVA CRV LDO PEPE WIF ORDI JUP"
-).split()
+BASES = ["BTC", "ETH", "SOL", "XRP", "DOGE", "ADA", "AVAX", "LINK", "DOT", "TRX", "TON", "LTC", "BCH", "NEAR", "UNI", "ATOM", "XLM", "ETC", "FIL", "APT", "ARB", "OP", "INJ", "SUI", "SEI", "TIA", "IMX", "STX", "HBAR", "VET", "ALGO", "AAVE", "MKR", "SNX", "GRT", "SAND", "MANA", "AXS", "EGLD", "THETA", "EOS", "XTZ", "FLOW", "KAVA", "CRV", "LDO", "PEPE", "WIF", "ORDI", "JUP"]
 assert len(BASES) == len(set(BASES)) == 50
 
 
@@ -384,7 +380,7 @@ def htx_order_2_trades() -> bytes:
                 "symbol": "BTC",
                 "contract_code": "BTC-USDT",
                 "volume": 5,
-                "price": D("48290"),
+                "price": D(48290),
                 "order_price_type": "limit",
                 "direction": "buy",
                 "offset": "open",

@@ -34,7 +34,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from frames import FRAME_NAMES, FRAMES, GOAL_FRAMES  # noqa: E402
+from frames import FRAME_NAMES, FRAMES, GOAL_FRAMES
 
 IMPLS = ("native", "msgspec", "orjson", "python")
 LABELS = {"native": "native", "msgspec": "(a) msgspec", "orjson": "(b) orjson", "python": "(c) python"}

@@ -18,13 +18,14 @@ quick correctness run of every bench body. Nothing here asserts on time.
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
-
-import pytest
-from benches.baselines import NORMALIZERS, assert_mirrors, assert_same_events, msgspec_decoder
-from benches.frames import FRAME_NAMES, FRAMES, RECV_TS, BenchFrame, build_frames
+from collections.abc import Callable
+from typing import Any
 
 import pushwire
+import pytest
+
+from benches.baselines import NORMALIZERS, assert_mirrors, assert_same_events, msgspec_decoder
+from benches.frames import FRAME_NAMES, FRAMES, RECV_TS, BenchFrame, build_frames
 
 IMPLS = ("native", "msgspec", "orjson", "python")
 

@@ -9,9 +9,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 import pushwire
+import pytest
 from pushwire._generated.plan import PLAN
 
 FIXTURES = Path(__file__).parent / "fixtures"

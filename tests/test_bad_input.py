@@ -32,9 +32,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 import pushwire
+import pytest
 from pushwire import DecodeError, Decoder, PushwireError
 from pushwire._pydecode import PyDecoder
 

@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from pushwire.cli import main
 
 REPO = Path(__file__).resolve().parent.parent

@@ -10,16 +10,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 import pushwire
+import pytest
+from conftest import BACKENDS, RECV_TS
 from pushwire import codegen
 from pushwire._generated import events as generated_events
 from pushwire._generated.plan import PLAN
 from pushwire._pydecode import PyDecoder
 from pushwire.spec import SpecError, load_spec
-
-from conftest import BACKENDS, RECV_TS
 
 REPO = Path(__file__).resolve().parent.parent
 SPEC = REPO / "spec"

@@ -15,13 +15,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 import pushwire
+import pytest
+from conftest import RECV_TS, assert_event, frame_bytes, load_cases
 from pushwire._generated.plan import PLAN
 from pushwire._pydecode import PyDecoder
-
-from conftest import RECV_TS, assert_event, frame_bytes, load_cases
 
 CASES = load_cases()
 

@@ -35,8 +35,9 @@ import math
 import re
 import time
 import zlib
+from collections.abc import Callable, Iterable
 from decimal import MAX_EMAX, MIN_EMIN, Decimal, localcontext
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import msgspec
 
@@ -44,7 +45,7 @@ from pushwire._generated.events import EVENT_CLASSES
 from pushwire._generated.plan import PLAN
 from pushwire.errors import DecodeError
 
-__all__ = ["PyDecoder", "DEFAULT_MAX_FRAME_BYTES", "DEFAULT_MAX_INFLATED_BYTES", "DEFAULT_MAX_DEPTH"]
+__all__ = ["DEFAULT_MAX_DEPTH", "DEFAULT_MAX_FRAME_BYTES", "DEFAULT_MAX_INFLATED_BYTES", "PyDecoder"]
 
 DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024
 DEFAULT_MAX_INFLATED_BYTES = 16 * 1024 * 1024
@@ -145,7 +146,7 @@ def _json_scalar(v: Any) -> str | None:
 
 
 class _Route:
-    __slots__ = ("channel", "when", "emits")
+    __slots__ = ("channel", "emits", "when")
 
     def __init__(self, plan: dict[str, Any]) -> None:
         self.channel = plan["channel"]
@@ -364,7 +365,6 @@ class PyDecoder:
         slots[f["slot"]] = value
         if f["raw_slot"] is not None and value is not None:
             slots[f["raw_slot"]] = self._raw_symbol
-        return None
 
     def _source(self, s, rec, root, parent, key, slots) -> Any:
         if s["when"] is not None and not self._cond(s["when"], rec, root, parent, key):

@@ -7,8 +7,9 @@ import base64
 import binascii
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
 
 import msgspec
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from pushwire._pydecode import (
     DEFAULT_MAX_DEPTH,
@@ -12,7 +13,7 @@ from pushwire._pydecode import (
     PyDecoder,
 )
 
-__all__ = ["Decoder", "decode", "decoder_backend", "EXCHANGES"]
+__all__ = ["EXCHANGES", "Decoder", "decode", "decoder_backend"]
 
 try:  # the extension is optional at import time: a source checkout may not have built it yet
     from pushwire import _native
@@ -40,7 +41,7 @@ class Decoder:
     ``max_depth`` the JSON nesting depth.
     """
 
-    __slots__ = ("exchange", "numbers", "backend", "decode", "decode_many", "_impl")
+    __slots__ = ("_impl", "backend", "decode", "decode_many", "exchange", "numbers")
 
     #: decode(frame, *, recv_ts=None) -> list[Event]: one frame (text, UTF-8 bytes or gzip bytes).
     #: ``recv_ts`` (ms) stands in for the receive time of frames that carry no time of their own;

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["PushwireError", "DecodeError", "AuthError", "TransportError"]
+__all__ = ["AuthError", "DecodeError", "PushwireError", "TransportError"]
 
 
 class PushwireError(Exception):

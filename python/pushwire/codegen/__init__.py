@@ -24,7 +24,7 @@ from typing import Any
 
 import msgspec
 
-from pushwire.codegen.plan import is_raw_symbol, class_name, compile_plan, struct_fields
+from pushwire.codegen.plan import class_name, compile_plan, is_raw_symbol, struct_fields
 from pushwire.spec import Spec, load_spec
 from pushwire.spec.model import ExchangeSpec, UnifiedField
 

@@ -27,7 +27,7 @@ from pushwire.spec.model import (
     UnifiedSpec,
 )
 
-__all__ = ["SpecError", "Spec", "load_spec", "parse_path", "Path_"]
+__all__ = ["Path_", "Spec", "SpecError", "load_spec", "parse_path"]
 
 #: Fields every event has; the decoders fill them, a channel may only give ``ts``.
 COMMON_FIELDS = ("exchange", "ts")
@@ -69,7 +69,7 @@ _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _c
 def read_yaml(path: Path) -> Any:
     try:
         with path.open(encoding="utf-8") as f:
-            return yaml.load(f, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+            return yaml.load(f, Loader=_StrictLoader)
     except SpecError as exc:
         raise SpecError(f"{path.name}: {exc}") from None
     except yaml.YAMLError as exc:

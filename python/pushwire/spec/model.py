@@ -98,10 +98,10 @@ class SourceSpec(Struct, forbid_unknown_fields=True, frozen=True, omit_defaults=
     path: str | None = None
     const: Any = UNSET
     test: Cond | None = None
-    sub: list[Union[str, SourceSpec]] | None = None
+    sub: list[str | SourceSpec] | None = None
     sign_of: str | None = None
     symbol_part: str | None = None  # base | quote | settle
-    any: list[Union[str, SourceSpec]] | None = None
+    any: list[str | SourceSpec] | None = None
     json_template: str | None = None
     when: Cond | None = None
     absent_if: list[Any] | None = None
@@ -114,7 +114,7 @@ class SourceSpec(Struct, forbid_unknown_fields=True, frozen=True, omit_defaults=
     default: Any | UnsetType = UNSET
 
 
-FieldRule = Union[str, list[Union[str, SourceSpec]], SourceSpec, None]
+FieldRule = Union[str, list[str | SourceSpec], SourceSpec, None]
 
 
 class EmitSpec(Struct, forbid_unknown_fields=True, frozen=True):
