@@ -306,7 +306,7 @@ class PyDecoder:
     def _records(self, channel: str, steps: list[dict[str, Any]], root: dict[str, Any]):
         # Each state: (object, anchor, anchor's parent, map key, location). The anchor is the last
         # iterated item (or the root); a record's parent is the anchor enclosing it.
-        states = [(root, root, None, None, "")]
+        states: list[tuple[dict[str, Any], dict[str, Any], Any, Any, str]] = [(root, root, None, None, "")]
         for step in steps:
             k, it = step["key"], step["iter"]
             nxt = []

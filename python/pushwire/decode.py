@@ -16,7 +16,7 @@ from pushwire._pydecode import (
 __all__ = ["EXCHANGES", "Decoder", "decode", "decoder_backend"]
 
 try:  # the extension is optional at import time: a source checkout may not have built it yet
-    from pushwire import _native
+    from pushwire import _native  # type: ignore[attr-defined]
 except ImportError:  # pragma: no cover - exercised only without the extension
     _native = None  # type: ignore[assignment]
 

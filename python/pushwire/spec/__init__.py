@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import msgspec
 import yaml
@@ -204,7 +204,7 @@ class _Checker:
         self.unified = unified
         self.ex = ex
 
-    def fail(self, where: str, msg: str) -> None:
+    def fail(self, where: str, msg: str) -> NoReturn:
         raise SpecError(f"{self.fname}: {where}: {msg}")
 
     def check(self) -> None:
