@@ -36,7 +36,20 @@ import re
 import time
 import zlib
 from collections.abc import Callable, Iterable
-from decimal import MAX_EMAX, MIN_EMIN, Decimal, localcontext
+from decimal import (
+    MAX_EMAX,
+    MIN_EMIN,
+    ROUND_HALF_EVEN,
+    Clamped,
+    Context,
+    Decimal,
+    Inexact,
+    InvalidOperation,
+    Overflow,
+    Rounded,
+    Subnormal,
+    Underflow,
+)
 from typing import Any
 
 import msgspec
@@ -52,8 +65,9 @@ DEFAULT_MAX_INFLATED_BYTES = 16 * 1024 * 1024
 DEFAULT_MAX_DEPTH = 128
 
 _GZIP_MAGIC = b"\x1f\x8b"
-_DECIMAL_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
-_INT_RE = re.compile(r"([+-]?\d+)(?:\.0*)?")
+# ASCII digits only ([0-9], not \d: "٣.٥" is not a number on an exchange's wire).
+_DECIMAL_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_INT_RE = re.compile(r"([+-]?)([0-9]+)(?:\.0*)?")
 _I64_MIN, _I64_MAX = -(2**63), 2**63 - 1
 _SECONDS_BELOW = 100_000_000_000  # 1e11: a smaller timestamp is in seconds
 
@@ -71,6 +85,16 @@ class _Typed:
 
     def __init__(self, value: Any) -> None:
         self.value = value
+
+
+class _Symbol:
+    """A converted symbol field: the unified symbol and the wire's own spelling."""
+
+    __slots__ = ("unified", "raw")
+
+    def __init__(self, unified: str, raw: str) -> None:
+        self.unified = unified
+        self.raw = raw
 
 
 class _Absent:
@@ -194,6 +218,7 @@ class PyDecoder:
     # -- public -------------------------------------------------------------------------------
 
     def decode(self, frame: bytes | bytearray | memoryview | str, *, recv_ts: int | None = None) -> list[Any]:
+        self._check_recv_ts(recv_ts)
         buf = self._bytes(frame)
         if len(buf) > self.max_frame_bytes:
             raise self._error(f"frame of {len(buf)} bytes exceeds the {self.max_frame_bytes}-byte limit")
@@ -353,6 +378,9 @@ class PyDecoder:
             value = _ABSENT if src is None else self._source(src, rec, root, parent, key, slots)
             if not isinstance(value, _Absent):
                 value = self._convert(value, f)
+            if isinstance(value, _Symbol):
+                slots[f["raw_slot"]] = value.raw
+                value = value.unified
             if isinstance(value, _Absent):
                 if f["required"]:
                     what = f"unknown value {value.unmapped[:40]!r}" if value.unmapped is not None else "missing"
@@ -363,8 +391,6 @@ class PyDecoder:
             wire = f" (from {_source_paths(src)})" if src is not None else ""
             raise self._error(f"{kind}.{f['name']}{where}{wire}: {exc}", channel=channel, field=f["name"]) from None
         slots[f["slot"]] = value
-        if f["raw_slot"] is not None and value is not None:
-            slots[f["raw_slot"]] = self._raw_symbol
 
     def _source(self, s, rec, root, parent, key, slots) -> Any:
         if s["when"] is not None and not self._cond(s["when"], rec, root, parent, key):
@@ -496,8 +522,7 @@ class PyDecoder:
                 return low
             return _Absent(text)
         if t == "symbol":
-            self._raw_symbol = text
-            return self._symbol(text)
+            return _Symbol(self._symbol(text), text)
         if f["case"] == "lower":
             return text.lower()
         if f["case"] == "upper":
@@ -511,7 +536,7 @@ class PyDecoder:
         if text is None:
             return None
         if self.numbers == "decimal":
-            return Decimal(text)
+            return _to_decimal(text)
         return _finite_float(text)
 
     def _from_decimal(self, d: Decimal) -> Any:
@@ -582,11 +607,17 @@ class PyDecoder:
             if topic is not None:
                 break
         cls = self._classes["unrecognized"]
+        topic = None if topic is None else str(topic)  # a plain str, even from a JSON number
         return cls(exchange=self.exchange, ts=self._envelope_time(root, recv_ts), topic=topic, raw=buf.decode("utf-8"))
 
     @staticmethod
     def _now(recv_ts: int | None) -> int:
         return recv_ts if recv_ts is not None else time.time_ns() // 1_000_000
+
+    @staticmethod
+    def _check_recv_ts(recv_ts: Any) -> None:
+        if recv_ts is not None and type(recv_ts) is not int:
+            raise TypeError(f"recv_ts is an int (ms) or None, not {type(recv_ts).__name__}")
 
     def _error(self, msg: str, *, channel: str | None = None, field: str | None = None) -> DecodeError:
         prefix = f"{self.exchange}/{channel}" if channel else self.exchange
@@ -609,7 +640,7 @@ def _get(path: dict[str, Any], rec: Any, root: Any, parent: Any, key: Any) -> An
     for k in path["keys"]:
         if isinstance(cur, dict):
             cur = cur.get(k, _MISSING)
-        elif isinstance(cur, list) and k.isdigit():
+        elif isinstance(cur, list) and k.isascii() and k.isdigit():
             i = int(k)
             cur = cur[i] if i < len(cur) else _MISSING
         else:
@@ -637,19 +668,27 @@ MAX_SUB_DIGITS = 1000
 def _exact_sub(a: str, b: str) -> Decimal:
     """a - b exactly, from decimal text (then converted once to the number mode, so float mode
     gives float("1000.44") for "1234.56" - "234.12", not a binary-float difference)."""
-    da, db = Decimal(a), Decimal(b)
+    da, db = _to_decimal(a), _to_decimal(b)
     ea, eb = da.as_tuple().exponent, db.as_tuple().exponent
     assert isinstance(ea, int) and isinstance(eb, int)  # the grammar admits finite numbers only
     need = max(da.adjusted(), db.adjusted()) - min(ea, eb) + 2
     if need > MAX_SUB_DIGITS:
         raise _FieldError(f"{a[:40]} - {b[:40]} needs more than {MAX_SUB_DIGITS} digits")
-    with localcontext() as ctx:
-        ctx.prec = max(need, 28)
-        ctx.Emax, ctx.Emin = MAX_EMAX, MIN_EMIN
-        try:
-            return da - db
-        except ArithmeticError:  # exponents beyond what decimal can represent
-            raise _FieldError(f"{a[:40]} - {b[:40]} is out of range") from None
+    # A context of its own (not the caller's): exact, and any rounding at all is an error.
+    ctx = Context(prec=max(need, 28), rounding=ROUND_HALF_EVEN, Emax=MAX_EMAX, Emin=MIN_EMIN,
+                  traps=[InvalidOperation, Overflow, Underflow, Subnormal, Inexact, Rounded, Clamped])
+    try:
+        return ctx.subtract(da, db)
+    except ArithmeticError:
+        raise _FieldError(f"{a[:40]} - {b[:40]} is out of range") from None
+
+
+def _to_decimal(text: str) -> Decimal:
+    """Decimal(text), refusing exponents beyond what decimal represents (an InvalidOperation)."""
+    try:
+        return Decimal(text)
+    except ArithmeticError:
+        raise _FieldError(f"number {text[:40]} is out of range") from None
 
 
 def _symbol_part(unified: str | None, part: str) -> str | None:
@@ -690,9 +729,10 @@ def _int(v: Any) -> int | None:
         m = _INT_RE.fullmatch(v)
         if m is None:
             raise _FieldError(f"expected an integer, got {_describe(v)}")
-        if len(m.group(1).lstrip("+-").lstrip("0")) > 19:  # before int(): no 4300-digit parses
-            raise _FieldError(f"integer {v[:40]}... is out of the 64-bit range")
-        n = int(m.group(1))
+        digits = m.group(2).lstrip("0") or "0"
+        if len(digits) > 19:  # checked before int(), which refuses 4300+ digits with a ValueError
+            raise _FieldError(f"integer {v[:40]} is out of the 64-bit range")
+        n = -int(digits) if m.group(1) == "-" else int(digits)
     else:
         raise _FieldError(f"expected an integer, got {_describe(v)}")
     if not _I64_MIN <= n <= _I64_MAX:

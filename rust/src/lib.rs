@@ -27,8 +27,6 @@ use pyo3::prelude::*;
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
-    // Published as `_Decoder` until it passes the parity suite (the facade switches to the
-    // native backend as soon as `Decoder` exists).
-    m.add("_Decoder", m.py().get_type::<py::Decoder>())?;
+    m.add_class::<py::Decoder>()?;
     Ok(())
 }

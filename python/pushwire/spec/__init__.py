@@ -290,6 +290,8 @@ class _Checker:
         if rule.sign_of is not None:
             if rule.sign_of not in known:
                 self.fail(f"{where}.sign_of", f"no field {rule.sign_of!r} in this emit")
+            if self.field_type(rule.sign_of) not in ("decimal", "int"):
+                self.fail(f"{where}.sign_of", f"{rule.sign_of!r} is not a number field")
             if not rule.map or set(rule.map) - {"positive", "negative", "zero"}:
                 self.fail(f"{where}.map", "sign_of needs a map with keys positive/negative/zero")
         if rule.symbol_part is not None:
@@ -316,6 +318,12 @@ class _Checker:
         if ftype == "enum" and rule.const is not msgspec.UNSET and rule.const not in values:
             self.fail(f"{where}.const", f"{rule.const!r} not among the values {values}")
 
+    def field_type(self, name: str) -> str | None:
+        for ev in self.unified.events.values():
+            if name in ev.fields:
+                return ev.fields[name].type
+        return None
+
     def cond(self, c: Cond, where: str) -> None:
         groups = [c.path is not None, c.any is not None, c.all is not None, c.not_ is not None]
         if sum(groups) != 1:
@@ -326,6 +334,8 @@ class _Checker:
                      c.exists is not None, c.is_ is not None]
             if sum(tests) != 1:
                 self.fail(where, "a path condition has exactly one of eq, ne, prefix, exists, is")
+            if c.before == "":
+                self.fail(f"{where}.before", "before needs a non-empty separator")
             if c.is_ is not None and c.is_ not in ("string", "number", "bool", "null", "object", "array"):
                 self.fail(f"{where}.is", "is: string|number|bool|null|object|array")
         for i, sub in enumerate(c.any or ()):

@@ -1,0 +1,355 @@
+//! Slots -> Python objects, in one place: the msgspec event Structs (called with vectorcall and
+//! a keyword-name tuple built once per kind), `decimal.Decimal(text)`, and the exceptions.
+
+use std::sync::{Mutex, MutexGuard, TryLockError};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use pyo3::exceptions::{PyAttributeError, PyKeyError, PyTypeError, PyValueError};
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+
+use crate::decode::{Event, FrameOut, Shape, Slot};
+use crate::error::{Failure, FailureKind};
+use crate::json::Value;
+use crate::plan::Plan;
+
+static DECODE_ERROR: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static DECIMAL: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static INVALID_OPERATION: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+fn import_attr<'py>(
+    py: Python<'py>,
+    cell: &'static PyOnceLock<Py<PyAny>>,
+    module: &str,
+    attr: &str,
+) -> PyResult<&'py Bound<'py, PyAny>> {
+    cell.get_or_try_init(py, || {
+        Ok::<_, PyErr>(py.import(module)?.getattr(attr)?.unbind())
+    })
+    .map(|o| o.bind(py))
+}
+
+/// The Python objects a decoder builds with, made once per decoder.
+pub struct PyParts {
+    pub exchange: Py<PyString>,
+    /// Per plan kind: the class from `EVENT_CLASSES` (None: missing, a KeyError when used),
+    /// the keyword names (the kind's fields) and the kind's name.
+    kinds: Vec<(Option<Py<PyAny>>, Py<PyTuple>, String)>,
+    /// Per text frame of the exchange: its class and kind name.
+    text_frames: Vec<(Option<Py<PyAny>>, String)>,
+    unrecognized: Option<Py<PyAny>>,
+    heartbeat_names: Py<PyTuple>,
+    unrecognized_names: Py<PyTuple>,
+    /// Enum values (interned str), by [`Plan::strings`] id.
+    strings: Vec<Py<PyString>>,
+    /// Plan constants, by [`Plan::consts`] id: one object shared by every event, as the
+    /// reference decoder shares its plan's objects.
+    consts: Vec<Py<PyAny>>,
+    /// Python strings of the symbol cache: `2 * id` the unified symbol, `2 * id + 1` the raw one.
+    /// Only ever try-locked (never waited for), so it cannot deadlock with the GIL.
+    symbols: Mutex<Vec<Option<Py<PyString>>>>,
+}
+
+impl PyParts {
+    pub fn new(py: Python<'_>, plan: &Plan, ex: usize) -> PyResult<PyParts> {
+        let classes = py
+            .import("pushwire._generated.events")?
+            .getattr("EVENT_CLASSES")?;
+        let class = |name: &str| -> PyResult<Option<Py<PyAny>>> {
+            match classes.get_item(name) {
+                Ok(c) => Ok(Some(c.unbind())),
+                Err(e) if e.is_instance_of::<PyKeyError>(py) => Ok(None),
+                Err(e) => Err(e),
+            }
+        };
+        let names = |fields: &[&str]| -> PyResult<Py<PyTuple>> {
+            let interned: Vec<Bound<'_, PyString>> =
+                fields.iter().map(|f| PyString::intern(py, f)).collect();
+            Ok(PyTuple::new(py, interned)?.unbind())
+        };
+        let mut kinds = Vec::with_capacity(plan.kinds.len());
+        for k in &plan.kinds {
+            let fields: Vec<&str> = k.fields.iter().map(String::as_str).collect();
+            kinds.push((class(&k.name)?, names(&fields)?, k.name.clone()));
+        }
+        let (name, exchange) = &plan.exchanges[ex];
+        let mut text_frames = Vec::with_capacity(exchange.text_frames.len());
+        for tf in &exchange.text_frames {
+            text_frames.push((class(&tf.kind)?, tf.kind.clone()));
+        }
+        let strings = plan
+            .strings
+            .iter()
+            .map(|s| PyString::intern(py, s).unbind())
+            .collect();
+        let mut consts = Vec::with_capacity(plan.consts.len());
+        for c in &plan.consts {
+            consts.push(json_value(py, c)?.unbind());
+        }
+        Ok(PyParts {
+            exchange: PyString::intern(py, name).unbind(),
+            kinds,
+            text_frames,
+            unrecognized: class("unrecognized")?,
+            heartbeat_names: names(&["exchange", "ts", "reply"])?,
+            unrecognized_names: names(&["exchange", "ts", "topic", "raw"])?,
+            strings,
+            consts,
+            symbols: Mutex::new(Vec::new()),
+        })
+    }
+}
+
+/// Builds the events of one call (`recv_ts` and the current time are per call).
+pub struct Builder<'py, 'p> {
+    py: Python<'py>,
+    parts: &'p PyParts,
+    recv_ts: Option<Bound<'py, PyAny>>,
+    now: Option<Bound<'py, PyAny>>,
+    symbols: Option<MutexGuard<'p, Vec<Option<Py<PyString>>>>>,
+    /// The keyword values of the event being built (new references), reused.
+    values: Vec<*mut ffi::PyObject>,
+}
+
+/// Release the references in `values` (new references this builder owns).
+fn release(values: &mut Vec<*mut ffi::PyObject>) {
+    for p in values.drain(..) {
+        // SAFETY: every pointer in `values` is a new reference from `Bound::into_ptr`, owned
+        // here and released once.
+        unsafe { ffi::Py_DECREF(p) };
+    }
+}
+
+impl<'py, 'p> Builder<'py, 'p> {
+    pub fn new(py: Python<'py>, parts: &'p PyParts, recv_ts: Option<Bound<'py, PyAny>>) -> Self {
+        let symbols = match parts.symbols.try_lock() {
+            Ok(g) => Some(g),
+            Err(TryLockError::Poisoned(p)) => Some(p.into_inner()),
+            Err(TryLockError::WouldBlock) => None, // another thread builds: no cache this call
+        };
+        Builder {
+            py,
+            parts,
+            recv_ts: recv_ts.filter(|r| !r.is_none()),
+            now: None,
+            symbols,
+            values: Vec::new(),
+        }
+    }
+
+    /// Append the events of a frame to `list`, or raise its failure.
+    pub fn frame(&mut self, out: FrameOut<'_>, list: &Bound<'py, PyList>) -> PyResult<()> {
+        if let Some(failure) = out.failure {
+            return Err(self.failure(failure));
+        }
+        for ev in &out.events {
+            let obj = self.event(ev)?;
+            list.append(obj)?;
+        }
+        Ok(())
+    }
+
+    fn event(&mut self, ev: &Event<'_>) -> PyResult<Bound<'py, PyAny>> {
+        let parts = self.parts;
+        let (class, names, kind) = match ev.shape {
+            Shape::Kind(k) => {
+                let (c, n, name) = &parts.kinds[k];
+                (c.as_ref(), n, name.as_str())
+            }
+            Shape::TextFrame(i) => {
+                let (c, name) = &parts.text_frames[i];
+                (c.as_ref(), &parts.heartbeat_names, name.as_str())
+            }
+            Shape::Unrecognized => (
+                parts.unrecognized.as_ref(),
+                &parts.unrecognized_names,
+                "unrecognized",
+            ),
+        };
+        let Some(class) = class else {
+            return Err(PyKeyError::new_err(kind.to_owned()));
+        };
+        let names = names.bind(self.py);
+        if ev.slots.len() != names.len() {
+            return Err(PyValueError::new_err(
+                "internal error: slots and field names differ",
+            ));
+        }
+        // Owned references to the values, borrowed as a pointer array (reused buffers).
+        let mut values = std::mem::take(&mut self.values);
+        values.clear();
+        for slot in &ev.slots {
+            match self.slot(slot) {
+                Ok(v) => values.push(v.into_ptr()),
+                Err(e) => {
+                    release(&mut values);
+                    self.values = values;
+                    return Err(e);
+                }
+            }
+        }
+        // SAFETY: `class` is a live callable, `values` holds `names.len()` new references,
+        // passed as keyword values (no positional arguments), and `names` is a tuple of str.
+        // The result is a new reference (or NULL with an exception set); the references in
+        // `values` are released right after the call.
+        let ret = unsafe {
+            let ret = ffi::PyObject_Vectorcall(class.as_ptr(), values.as_ptr(), 0, names.as_ptr());
+            Bound::from_owned_ptr_or_err(self.py, ret)
+        };
+        release(&mut values);
+        self.values = values;
+        ret
+    }
+
+    fn now(&mut self) -> PyResult<Bound<'py, PyAny>> {
+        if let Some(r) = &self.recv_ts {
+            return Ok(r.clone());
+        }
+        if let Some(n) = &self.now {
+            return Ok(n.clone());
+        }
+        let ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0);
+        let n = i64::try_from(ms)
+            .unwrap_or(i64::MAX)
+            .into_pyobject(self.py)?
+            .into_any();
+        self.now = Some(n.clone());
+        Ok(n)
+    }
+
+    /// The Python string of symbol-cache entry `index` (made from `text` the first time).
+    fn symbol(&mut self, index: usize, text: &str) -> Bound<'py, PyAny> {
+        let py = self.py;
+        let Some(cache) = self.symbols.as_mut() else {
+            return PyString::new(py, text).into_any();
+        };
+        if let Some(Some(s)) = cache.get(index) {
+            return s.bind(py).clone().into_any();
+        }
+        let s = PyString::new(py, text);
+        if cache.len() <= index {
+            cache.resize_with(index + 1, || None);
+        }
+        cache[index] = Some(s.clone().unbind());
+        s.into_any()
+    }
+
+    fn slot(&mut self, slot: &Slot<'_>) -> PyResult<Bound<'py, PyAny>> {
+        let py = self.py;
+        Ok(match slot {
+            Slot::None => py.None().into_bound(py),
+            Slot::Exchange => self.parts.exchange.bind(py).clone().into_any(),
+            Slot::Now => self.now()?,
+            Slot::Bool(b) => b.into_pyobject(py)?.to_owned().into_any(),
+            Slot::Int(i) => i.into_pyobject(py)?.into_any(),
+            Slot::Float(f) => PyFloat::new(py, *f).into_any(),
+            Slot::Decimal(t) => decimal(py, t)?,
+            Slot::Str(s) => PyString::new(py, s).into_any(),
+            Slot::Interned(id) => match self.parts.strings.get(*id as usize) {
+                Some(s) => s.bind(py).clone().into_any(),
+                None => return Err(PyValueError::new_err("internal error: string id")),
+            },
+            Slot::Const(id) => match self.parts.consts.get(*id as usize) {
+                Some(c) => c.bind(py).clone(),
+                None => return Err(PyValueError::new_err("internal error: constant id")),
+            },
+            Slot::Symbol(id, s) => self.symbol(2 * *id as usize, s),
+            Slot::RawSymbol(id, s) => self.symbol(2 * *id as usize + 1, s),
+            Slot::Shared(s) => PyString::new(py, s).into_any(),
+        })
+    }
+
+    /// The exception for a failure.
+    #[cold]
+    #[inline(never)]
+    pub fn failure(&self, failure: Failure) -> PyErr {
+        failure_to_pyerr(self.py, self.parts.exchange.bind(self.py), failure)
+    }
+}
+
+/// `decimal.Decimal(text)`.
+fn decimal<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> {
+    let cls = import_attr(py, &DECIMAL, "decimal", "Decimal")?;
+    let arg = PyString::new(py, text);
+    let args = [arg.as_ptr()];
+    // SAFETY: `cls` is a live callable, `args` holds one live reference (kept alive by `arg`),
+    // passed as one positional argument; the result is a new reference or NULL with an error.
+    unsafe {
+        let ret = ffi::PyObject_Vectorcall(cls.as_ptr(), args.as_ptr(), 1, std::ptr::null_mut());
+        Bound::from_owned_ptr_or_err(py, ret)
+    }
+}
+
+/// A plan constant as `json.loads` makes it.
+fn json_value<'py>(py: Python<'py>, v: &Value<'_>) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match v {
+        Value::Null => py.None().into_bound(py),
+        Value::Bool(b) => b.into_pyobject(py)?.to_owned().into_any(),
+        Value::Int(t) => match t.parse::<i64>() {
+            Ok(i) => i.into_pyobject(py)?.into_any(),
+            Err(_) => py.get_type::<PyInt>().call1((t.as_ref(),))?,
+        },
+        Value::Float(t) => py.get_type::<PyFloat>().call1((t.as_ref(),))?,
+        Value::PyFloat(f) => PyFloat::new(py, *f).into_any(),
+        Value::Str(s) => PyString::new(py, s).into_any(),
+        Value::Array(items) => {
+            let list = PyList::empty(py);
+            for item in items {
+                list.append(json_value(py, item)?)?;
+            }
+            list.into_any()
+        }
+        Value::Object(members) => {
+            let dict = PyDict::new(py);
+            for m in members {
+                dict.set_item(m.key.as_ref(), json_value(py, &m.value)?)?;
+            }
+            dict.into_any()
+        }
+    })
+}
+
+/// The one place failures become Python exceptions: `pushwire.errors.DecodeError` with its
+/// attributes, or the plain Python exception the reference decoder lets through.
+#[cold]
+#[inline(never)]
+pub fn failure_to_pyerr(py: Python<'_>, exchange: &Bound<'_, PyString>, failure: Failure) -> PyErr {
+    match failure.into_kind() {
+        FailureKind::Decode {
+            channel,
+            field,
+            message,
+        } => {
+            let build = || -> PyResult<PyErr> {
+                let cls = import_attr(py, &DECODE_ERROR, "pushwire.errors", "DecodeError")?;
+                let ex = exchange.to_str()?;
+                let text = Failure::decode_message(ex, channel.as_deref(), &message);
+                let kwargs = PyDict::new(py);
+                kwargs.set_item("exchange", exchange)?;
+                kwargs.set_item("channel", channel.as_deref())?;
+                kwargs.set_item("field", field.as_deref())?;
+                let err = cls.call((text,), Some(&kwargs))?;
+                Ok(PyErr::from_value(err))
+            };
+            build().unwrap_or_else(|e| e)
+        }
+        FailureKind::PyValue(m) => PyValueError::new_err(m),
+        FailureKind::PyType(m) => PyTypeError::new_err(m),
+        FailureKind::PyAttribute(m) => PyAttributeError::new_err(m),
+        FailureKind::DecimalCtor(text) => match decimal(py, &text) {
+            Err(e) => e,
+            Ok(_) => match import_attr(py, &INVALID_OPERATION, "decimal", "InvalidOperation") {
+                Ok(cls) => match cls.call1((vec![cls.clone()],)) {
+                    Ok(err) => PyErr::from_value(err),
+                    Err(e) => e,
+                },
+                Err(e) => e,
+            },
+        },
+    }
+}

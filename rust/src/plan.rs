@@ -1,0 +1,914 @@
+//! The decode plan (`pushwire._generated.plan.PLAN_JSON`), loaded once into typed tables.
+//!
+//! The layout is documented in `pushwire/codegen/plan.py`; the semantics in `pushwire/_pydecode.py`.
+//! Nothing here knows an exchange: a spec change is a regenerated plan, loaded at runtime.
+//!
+//! Loading also builds three tables the hot path uses: the [`KeyTable`] of every object key a
+//! path can look up (interned by the JSON parser), the enum value strings (built once as Python
+//! strings) and the constants (defaults, replies; built once as Python objects, shared by every
+//! event like the reference decoder shares its plan's objects).
+
+use std::fmt;
+use std::sync::Arc;
+
+use regex::Regex;
+
+use crate::json::{self, KeyTable, Member, ParseLimits, Value};
+
+pub const PLAN_FORMAT: i64 = 1;
+
+pub type KindId = usize;
+
+#[derive(Debug)]
+pub struct Plan {
+    pub kinds: Vec<Kind>,
+    /// In the plan's order; [`Plan::known`] lists them sorted for messages.
+    pub exchanges: Vec<(String, Exchange)>,
+    pub keys: KeyTable,
+    /// Enum values, by id ([`Field::values`]).
+    pub strings: Vec<String>,
+    /// Defaults and text-frame replies, by id, as `json.loads` reads them.
+    pub consts: Vec<Value<'static>>,
+}
+
+#[derive(Debug)]
+pub struct Kind {
+    pub name: String,
+    pub class: String,
+    pub fields: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct Exchange {
+    pub symbols: Vec<SymbolRule>,
+    pub topic_keys: Vec<Path>,
+    pub envelope_ts: Vec<Path>,
+    pub text_frames: Vec<TextFrame>,
+    pub max_text_frame: usize,
+    pub routes: Vec<Route>,
+}
+
+#[derive(Debug)]
+pub struct SymbolRule {
+    pub regex: Regex,
+    /// The named groups, in pattern order (Python's `groupdict()` order).
+    pub groups: Vec<String>,
+    pub template: String,
+}
+
+#[derive(Debug)]
+pub struct TextFrame {
+    pub text: Vec<u8>,
+    pub kind: String,
+    /// Constant id of the reply.
+    pub reply: u32,
+}
+
+#[derive(Debug)]
+pub struct Route {
+    pub channel: Arc<str>,
+    pub when: Cond,
+    pub emits: Vec<Emit>,
+}
+
+#[derive(Debug)]
+pub struct Emit {
+    pub kind: KindId,
+    pub nslots: usize,
+    pub records: Vec<Step>,
+    pub when: Option<Cond>,
+    pub fields: Vec<Field>,
+}
+
+#[derive(Debug)]
+pub struct Step {
+    pub key: String,
+    pub id: u32,
+    pub iter: Iter,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Iter {
+    None,
+    Array,
+    Map,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldType {
+    Decimal,
+    Int,
+    Time,
+    Bool,
+    Enum,
+    Symbol,
+    /// str, text, or any other name (the reference decoder treats them all as text).
+    Text,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Case {
+    Keep,
+    Lower,
+    Upper,
+}
+
+#[derive(Debug)]
+pub struct Field {
+    pub name: String,
+    pub slot: usize,
+    pub ty: FieldType,
+    /// Enum values and their string ids.
+    pub values: Vec<(String, u32)>,
+    pub case: Case,
+    pub required: bool,
+    /// The default's constant id, None for null.
+    pub default: Option<u32>,
+    pub source: Option<Source>,
+    pub raw_slot: Option<usize>,
+    /// `_source_paths(source)`, for messages.
+    pub source_paths: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Base {
+    Rec,
+    Root,
+    Parent,
+    Key,
+}
+
+#[derive(Debug)]
+pub struct Path {
+    pub base: Base,
+    pub keys: Vec<PathKey>,
+}
+
+#[derive(Debug)]
+pub struct PathKey {
+    pub key: String,
+    /// The key's id in [`Plan::keys`].
+    pub id: u32,
+    /// The list index a key of decimal digits names (`k.isdigit()` then `int(k)`).
+    pub index: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JsonType {
+    String,
+    Number,
+    Bool,
+    Null,
+    Object,
+    /// "array", and any other name (the reference decoder's last branch).
+    Array,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CmpOp {
+    Eq,
+    Ne,
+    Prefix,
+}
+
+#[derive(Debug)]
+pub enum Cond {
+    Any(Vec<Cond>),
+    All(Vec<Cond>),
+    Not(Box<Cond>),
+    Exists {
+        path: Path,
+        value: bool,
+    },
+    Is {
+        path: Path,
+        ty: JsonType,
+    },
+    Cmp {
+        op: CmpOp,
+        path: Path,
+        values: Vec<String>,
+        ci: bool,
+        before: Option<String>,
+    },
+}
+
+#[derive(Debug)]
+pub enum Op {
+    Path(Path),
+    Const(Value<'static>),
+    Test(Cond),
+    Sub(Box<Source>, Box<Source>),
+    Any(Vec<Source>),
+    SignOf(usize),
+    SymbolPart { slot: usize, part: String },
+    Template(Vec<Part>),
+}
+
+#[derive(Debug)]
+pub enum Part {
+    Text(String),
+    Path(Path),
+}
+
+/// Texts a value is compared against (`canonical(v) in [...]`): strings, and whether `null` is
+/// among them (it then matches values without canonical text).
+#[derive(Debug, Default)]
+pub struct TextSet {
+    pub texts: Vec<String>,
+    pub null: bool,
+}
+
+impl TextSet {
+    #[inline]
+    pub fn contains(&self, text: Option<&str>) -> bool {
+        match text {
+            Some(t) => self.texts.iter().any(|x| x == t),
+            None => self.null,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct SignBy {
+    pub path: Path,
+    pub negative: TextSet,
+    pub positive: TextSet,
+    pub ci: bool,
+}
+
+#[derive(Debug)]
+pub struct Source {
+    pub op: Op,
+    pub when: Option<Cond>,
+    pub absent_if: Option<TextSet>,
+    /// Key -> value; a key appears once (the last one of the plan object).
+    pub map: Option<Vec<(String, Value<'static>)>>,
+    pub ci: bool,
+    pub join: Option<String>,
+    pub sign_by: Option<SignBy>,
+    pub negate: bool,
+    /// No modifier after the value (join, absent_if, map, sign_by, negate): `_modify` is a no-op.
+    pub plain: bool,
+}
+
+impl Source {
+    /// The mapped value of a canonical text.
+    #[inline]
+    pub fn lookup(&self, key: &str) -> Option<&Value<'static>> {
+        self.map
+            .as_ref()?
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v)
+    }
+}
+
+/// A plan that cannot be used; the message says where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanError(pub String);
+
+impl fmt::Display for PlanError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "bad decode plan: {}", self.0)
+    }
+}
+
+impl std::error::Error for PlanError {}
+
+type R<T> = Result<T, PlanError>;
+type V = Value<'static>;
+
+#[cold]
+fn bad<T>(at: &str, what: impl fmt::Display) -> R<T> {
+    Err(PlanError(format!("{at}: {what}")))
+}
+
+fn obj<'v>(v: &'v V, at: &str) -> R<&'v [Member<'static>]> {
+    match v {
+        Value::Object(m) => Ok(m),
+        _ => bad(at, "expected an object"),
+    }
+}
+
+fn member<'v>(v: &'v V, key: &str, at: &str) -> R<&'v V> {
+    match v.get(key) {
+        Some(x) => Ok(x),
+        None => bad(at, format_args!("missing {key:?}")),
+    }
+}
+
+/// A member that may be missing or null.
+fn opt<'v>(v: &'v V, key: &str) -> Option<&'v V> {
+    match v.get(key) {
+        None | Some(Value::Null) => None,
+        Some(x) => Some(x),
+    }
+}
+
+fn string(v: &V, at: &str) -> R<String> {
+    match v {
+        Value::Str(s) => Ok(s.to_string()),
+        _ => bad(at, "expected a string"),
+    }
+}
+
+fn str_member(v: &V, key: &str, at: &str) -> R<String> {
+    string(member(v, key, at)?, &format!("{at}.{key}"))
+}
+
+fn opt_str(v: &V, key: &str, at: &str) -> R<Option<String>> {
+    opt(v, key)
+        .map(|x| string(x, &format!("{at}.{key}")))
+        .transpose()
+}
+
+fn boolean(v: &V, key: &str, at: &str) -> R<bool> {
+    match v.get(key) {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(_) => bad(at, format_args!("{key} must be a boolean")),
+    }
+}
+
+fn index(v: &V, at: &str) -> R<usize> {
+    match v {
+        Value::Int(t) => match t.parse::<usize>() {
+            Ok(n) => Ok(n),
+            Err(_) => bad(at, "expected a small non-negative integer"),
+        },
+        _ => bad(at, "expected an integer"),
+    }
+}
+
+fn array<'v>(v: &'v V, at: &str) -> R<&'v [V]> {
+    match v {
+        Value::Array(items) => Ok(items),
+        _ => bad(at, "expected an array"),
+    }
+}
+
+/// Plan constants are read by `json.loads`: float literals are Python floats, not `_JsonFloat`s.
+fn constant(v: &V) -> V {
+    match v {
+        Value::Float(t) => Value::PyFloat(t.parse::<f64>().unwrap_or(f64::NAN)),
+        Value::Array(items) => Value::Array(items.iter().map(constant).collect()),
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|x| Member {
+                    key: x.key.clone(),
+                    id: 0,
+                    value: constant(&x.value),
+                })
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+fn text_set(v: &V, at: &str) -> R<TextSet> {
+    let mut set = TextSet::default();
+    for item in array(v, at)? {
+        match item {
+            Value::Str(s) => set.texts.push(s.to_string()),
+            Value::Null => set.null = true,
+            _ => {} // a non-string never equals a text
+        }
+    }
+    Ok(set)
+}
+
+impl Plan {
+    /// Parse and compile the plan JSON text.
+    pub fn from_json(text: &str) -> R<Plan> {
+        let limits = ParseLimits {
+            max_depth: 10_000,
+            hard_depth: 10_000,
+            int_max_str_digits: 0,
+        };
+        let root = match json::parse(text, limits, None) {
+            Ok(v) => v.into_static(),
+            Err(e) => return bad("plan", format_args!("not JSON: {e}")),
+        };
+        Plan::from_value(&root)
+    }
+
+    pub fn from_value(root: &V) -> R<Plan> {
+        match member(root, "format", "plan")? {
+            Value::Int(t) if t.as_ref() == PLAN_FORMAT.to_string() => {}
+            _ => {
+                return bad(
+                    "plan.format",
+                    format_args!("this decoder reads format {PLAN_FORMAT}"),
+                )
+            }
+        }
+        let mut kinds = Vec::new();
+        for (name, k) in json::dedup_members(obj(member(root, "kinds", "plan")?, "plan.kinds")?) {
+            let at = format!("kinds.{name}");
+            let fields = array(member(k, "fields", &at)?, &at)?
+                .iter()
+                .map(|f| string(f, &at))
+                .collect::<R<Vec<_>>>()?;
+            if fields.len() < 2 {
+                return bad(&at, "an event has at least exchange and ts");
+            }
+            kinds.push(Kind {
+                name: name.to_string(),
+                class: str_member(k, "class", &at)?,
+                fields,
+            });
+        }
+        let mut c = Compiler {
+            kinds: &kinds,
+            keys: KeyTable::default(),
+            strings: Vec::new(),
+            consts: Vec::new(),
+        };
+        let mut exchanges = Vec::new();
+        for (name, ex) in
+            json::dedup_members(obj(member(root, "exchanges", "plan")?, "plan.exchanges")?)
+        {
+            let compiled = c.exchange(ex, &format!("exchanges.{name}"))?;
+            exchanges.push((name.to_string(), compiled));
+        }
+        let Compiler {
+            keys,
+            strings,
+            consts,
+            ..
+        } = c;
+        Ok(Plan {
+            kinds,
+            exchanges,
+            keys,
+            strings,
+            consts,
+        })
+    }
+
+    pub fn exchange(&self, name: &str) -> Option<usize> {
+        self.exchanges.iter().position(|(n, _)| n == name)
+    }
+
+    pub fn kind(&self, name: &str) -> Option<KindId> {
+        self.kinds.iter().position(|k| k.name == name)
+    }
+
+    /// "htx, woo, xt": the exchanges, sorted, for "unknown exchange" messages.
+    pub fn known(&self) -> String {
+        let mut names: Vec<&str> = self.exchanges.iter().map(|(n, _)| n.as_str()).collect();
+        names.sort_unstable();
+        names.join(", ")
+    }
+}
+
+struct Compiler<'k> {
+    kinds: &'k [Kind],
+    keys: KeyTable,
+    strings: Vec<String>,
+    consts: Vec<V>,
+}
+
+impl Compiler<'_> {
+    fn string_id(&mut self, s: &str) -> u32 {
+        match self.strings.iter().position(|x| x == s) {
+            Some(i) => i as u32,
+            None => {
+                self.strings.push(s.to_owned());
+                (self.strings.len() - 1) as u32
+            }
+        }
+    }
+
+    fn const_id(&mut self, v: V) -> u32 {
+        self.consts.push(v);
+        (self.consts.len() - 1) as u32
+    }
+
+    fn exchange(&mut self, ex: &V, at: &str) -> R<Exchange> {
+        let mut symbols = Vec::new();
+        for (i, s) in array(member(ex, "symbols", at)?, at)?.iter().enumerate() {
+            let sat = format!("{at}.symbols[{i}]");
+            let pattern = str_member(s, "regex", &sat)?;
+            // Python's fullmatch: the whole text, whatever anchors the pattern has.
+            let regex = match Regex::new(&format!(r"\A(?:{pattern})\z")) {
+                Ok(r) => r,
+                Err(e) => {
+                    return bad(
+                        &sat,
+                        format_args!("regex not supported by the native decoder: {e}"),
+                    )
+                }
+            };
+            let groups = regex.capture_names().flatten().map(str::to_owned).collect();
+            symbols.push(SymbolRule {
+                regex,
+                groups,
+                template: str_member(s, "template", &sat)?,
+            });
+        }
+        let mut topic_keys = Vec::new();
+        for p in array(member(ex, "topic_keys", at)?, at)? {
+            topic_keys.push(self.path(p, &format!("{at}.topic_keys"))?);
+        }
+        let mut envelope_ts = Vec::new();
+        for p in array(member(ex, "envelope_ts", at)?, at)? {
+            envelope_ts.push(self.path(p, &format!("{at}.envelope_ts"))?);
+        }
+        let mut text_frames = Vec::new();
+        if let Some(tf) = opt(ex, "text_frames") {
+            for (text, f) in json::dedup_members(obj(tf, at)?) {
+                let fat = format!("{at}.text_frames.{text}");
+                let reply = self.const_id(f.get("reply").map(constant).unwrap_or(Value::Null));
+                text_frames.push(TextFrame {
+                    text: text.as_bytes().to_vec(),
+                    kind: str_member(f, "kind", &fat)?,
+                    reply,
+                });
+            }
+        }
+        let max_text_frame = text_frames.iter().map(|t| t.text.len()).max().unwrap_or(0);
+        let mut routes = Vec::new();
+        for (i, r) in array(member(ex, "routes", at)?, at)?.iter().enumerate() {
+            let rat = format!("{at}.routes[{i}]");
+            let channel: Arc<str> = Arc::from(str_member(r, "channel", &rat)?);
+            let when = self.cond(member(r, "when", &rat)?, &format!("{rat}.when"))?;
+            let mut emits = Vec::new();
+            for (j, e) in array(member(r, "emits", &rat)?, &rat)?.iter().enumerate() {
+                emits.push(self.emit(e, &format!("{rat}.emits[{j}]"))?);
+            }
+            routes.push(Route {
+                channel,
+                when,
+                emits,
+            });
+        }
+        Ok(Exchange {
+            symbols,
+            topic_keys,
+            envelope_ts,
+            text_frames,
+            max_text_frame,
+            routes,
+        })
+    }
+
+    fn emit(&mut self, e: &V, at: &str) -> R<Emit> {
+        let kind_name = str_member(e, "kind", at)?;
+        let Some(kind) = self.kinds.iter().position(|k| k.name == kind_name) else {
+            return bad(at, format_args!("unknown kind {kind_name:?}"));
+        };
+        let nslots = self.kinds[kind].fields.len();
+        let mut records = Vec::new();
+        for s in array(member(e, "records", at)?, at)? {
+            let iter = match opt(s, "iter") {
+                None => Iter::None,
+                Some(Value::Str(t)) if t == "array" => Iter::Array,
+                Some(Value::Str(t)) if t == "map" => Iter::Map,
+                Some(_) => return bad(at, "records iter is null, array or map"),
+            };
+            let key = str_member(s, "key", at)?;
+            let id = self.keys.intern(&key);
+            records.push(Step { key, id, iter });
+        }
+        let when = match opt(e, "when") {
+            Some(c) => Some(self.cond(c, &format!("{at}.when"))?),
+            None => None,
+        };
+        let mut fields = Vec::new();
+        for (i, f) in array(member(e, "fields", at)?, at)?.iter().enumerate() {
+            fields.push(self.field(f, nslots, &format!("{at}.fields[{i}]"))?);
+        }
+        Ok(Emit {
+            kind,
+            nslots,
+            records,
+            when,
+            fields,
+        })
+    }
+
+    fn field(&mut self, f: &V, nslots: usize, at: &str) -> R<Field> {
+        let name = str_member(f, "name", at)?;
+        let slot = index(member(f, "slot", at)?, at)?;
+        if slot >= nslots {
+            return bad(at, "slot out of range");
+        }
+        let raw_slot = opt(f, "raw_slot").map(|v| index(v, at)).transpose()?;
+        if raw_slot.is_some_and(|r| r >= nslots) {
+            return bad(at, "raw_slot out of range");
+        }
+        let ty = match str_member(f, "type", at)?.as_str() {
+            "decimal" => FieldType::Decimal,
+            "int" => FieldType::Int,
+            "time" => FieldType::Time,
+            "bool" => FieldType::Bool,
+            "enum" => FieldType::Enum,
+            "symbol" => FieldType::Symbol,
+            _ => FieldType::Text,
+        };
+        let mut values = Vec::new();
+        if let Some(v) = opt(f, "values") {
+            for x in array(v, at)? {
+                if let Value::Str(s) = x {
+                    values.push((s.to_string(), self.string_id(s)));
+                }
+            }
+        }
+        let case = match opt_str(f, "case", at)?.as_deref() {
+            Some("lower") => Case::Lower,
+            Some("upper") => Case::Upper,
+            _ => Case::Keep,
+        };
+        let source = match opt(f, "source") {
+            Some(s) => Some(self.source(s, nslots, &format!("{at}.source"))?),
+            None => None,
+        };
+        let source_paths = source_paths(source.as_ref());
+        let default = match f.get("default").map(constant) {
+            None | Some(Value::Null) => None,
+            Some(d) => Some(self.const_id(d)),
+        };
+        Ok(Field {
+            name,
+            slot,
+            ty,
+            values,
+            case,
+            required: boolean(f, "required", at)?,
+            default,
+            source,
+            raw_slot,
+            source_paths,
+        })
+    }
+
+    fn source(&mut self, s: &V, nslots: usize, at: &str) -> R<Source> {
+        let op = match str_member(s, "op", at)?.as_str() {
+            "path" => Op::Path(self.path(member(s, "path", at)?, at)?),
+            "const" => Op::Const(s.get("value").map(constant).unwrap_or(Value::Null)),
+            "test" => Op::Test(self.cond(member(s, "cond", at)?, at)?),
+            "sub" => {
+                let args = array(member(s, "args", at)?, at)?;
+                if args.len() < 2 {
+                    return bad(at, "sub takes two operands");
+                }
+                Op::Sub(
+                    Box::new(self.source(&args[0], nslots, &format!("{at}.args[0]"))?),
+                    Box::new(self.source(&args[1], nslots, &format!("{at}.args[1]"))?),
+                )
+            }
+            "any" => {
+                let mut alts = Vec::new();
+                for (i, a) in array(member(s, "args", at)?, at)?.iter().enumerate() {
+                    alts.push(self.source(a, nslots, &format!("{at}.args[{i}]"))?);
+                }
+                Op::Any(alts)
+            }
+            "sign_of" => {
+                let slot = index(member(s, "slot", at)?, at)?;
+                if slot >= nslots {
+                    return bad(at, "sign_of slot out of range");
+                }
+                Op::SignOf(slot)
+            }
+            "symbol_part" => {
+                let slot = index(member(s, "slot", at)?, at)?;
+                if slot >= nslots {
+                    return bad(at, "symbol_part slot out of range");
+                }
+                Op::SymbolPart {
+                    slot,
+                    part: str_member(s, "part", at)?,
+                }
+            }
+            "template" => {
+                let mut parts = Vec::new();
+                for p in array(member(s, "parts", at)?, at)? {
+                    if let Some(t) = p.get("text") {
+                        parts.push(Part::Text(string(t, at)?));
+                    } else {
+                        parts.push(Part::Path(self.path(member(p, "path", at)?, at)?));
+                    }
+                }
+                Op::Template(parts)
+            }
+            other => return bad(at, format_args!("unknown source op {other:?}")),
+        };
+        let map = match opt(s, "map") {
+            None => None,
+            Some(m) => Some(
+                json::dedup_members(obj(m, &format!("{at}.map"))?)
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), constant(v)))
+                    .collect(),
+            ),
+        };
+        let sign_by = match opt(s, "sign_by") {
+            None => None,
+            Some(sb) => {
+                let sat = format!("{at}.sign_by");
+                Some(SignBy {
+                    path: self.path(member(sb, "path", &sat)?, &sat)?,
+                    negative: text_set(member(sb, "negative", &sat)?, &sat)?,
+                    positive: text_set(member(sb, "positive", &sat)?, &sat)?,
+                    ci: boolean(sb, "ci", &sat)?,
+                })
+            }
+        };
+        let when = match opt(s, "when") {
+            Some(c) => Some(self.cond(c, &format!("{at}.when"))?),
+            None => None,
+        };
+        let absent_if = opt(s, "absent_if").map(|v| text_set(v, at)).transpose()?;
+        let join = opt_str(s, "join", at)?;
+        let negate = boolean(s, "negate", at)?;
+        let plain =
+            absent_if.is_none() && map.is_none() && join.is_none() && sign_by.is_none() && !negate;
+        Ok(Source {
+            op,
+            when,
+            absent_if,
+            map,
+            ci: boolean(s, "ci", at)?,
+            join,
+            sign_by,
+            negate,
+            plain,
+        })
+    }
+
+    fn cond(&mut self, c: &V, at: &str) -> R<Cond> {
+        let op = str_member(c, "op", at)?;
+        Ok(match op.as_str() {
+            "any" | "all" => {
+                let mut conds = Vec::new();
+                for (i, x) in array(member(c, "conds", at)?, at)?.iter().enumerate() {
+                    conds.push(self.cond(x, &format!("{at}.conds[{i}]"))?);
+                }
+                if op == "any" {
+                    Cond::Any(conds)
+                } else {
+                    Cond::All(conds)
+                }
+            }
+            "not" => Cond::Not(Box::new(
+                self.cond(member(c, "cond", at)?, &format!("{at}.cond"))?,
+            )),
+            "exists" => Cond::Exists {
+                path: self.path(member(c, "path", at)?, at)?,
+                value: matches!(member(c, "value", at)?, Value::Bool(true)),
+            },
+            "is" => Cond::Is {
+                path: self.path(member(c, "path", at)?, at)?,
+                ty: match str_member(c, "type", at)?.as_str() {
+                    "string" => JsonType::String,
+                    "number" => JsonType::Number,
+                    "bool" => JsonType::Bool,
+                    "null" => JsonType::Null,
+                    "object" => JsonType::Object,
+                    _ => JsonType::Array,
+                },
+            },
+            "eq" | "ne" | "prefix" => Cond::Cmp {
+                op: match op.as_str() {
+                    "eq" => CmpOp::Eq,
+                    "ne" => CmpOp::Ne,
+                    _ => CmpOp::Prefix,
+                },
+                path: self.path(member(c, "path", at)?, at)?,
+                values: array(member(c, "values", at)?, at)?
+                    .iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect(),
+                ci: boolean(c, "ci", at)?,
+                before: opt_str(c, "before", at)?,
+            },
+            other => return bad(at, format_args!("unknown condition op {other:?}")),
+        })
+    }
+
+    fn path(&mut self, p: &V, at: &str) -> R<Path> {
+        let base = match str_member(p, "base", at)?.as_str() {
+            "rec" => Base::Rec,
+            "root" => Base::Root,
+            "parent" => Base::Parent,
+            _ => Base::Key,
+        };
+        let mut keys = Vec::new();
+        for k in array(member(p, "keys", at)?, at)? {
+            let key = string(k, at)?;
+            let id = self.keys.intern(&key);
+            let index = list_index(&key);
+            keys.push(PathKey { key, id, index });
+        }
+        Ok(Path { base, keys })
+    }
+}
+
+/// `int(k)` for a key of decimal digits (a list index), saturating.
+fn list_index(key: &str) -> Option<usize> {
+    if key.is_empty() {
+        return None;
+    }
+    let mut n: usize = 0;
+    for c in key.chars() {
+        let d = crate::text::digit(c)?;
+        n = n.saturating_mul(10).saturating_add(usize::from(d));
+    }
+    Some(n)
+}
+
+fn source_paths(src: Option<&Source>) -> String {
+    let Some(s) = src else {
+        return "no source".to_owned();
+    };
+    match &s.op {
+        Op::Path(p) => {
+            let prefix = match p.base {
+                Base::Rec => "",
+                Base::Root => "$.",
+                Base::Parent => "^.",
+                Base::Key => "@key",
+            };
+            let keys: Vec<&str> = p.keys.iter().map(|k| k.key.as_str()).collect();
+            format!("{prefix}{}", keys.join("."))
+        }
+        Op::Any(args) => args
+            .iter()
+            .map(|a| source_paths(Some(a)))
+            .collect::<Vec<_>>()
+            .join(" | "),
+        Op::Sub(a, b) => format!("{} | {}", source_paths(Some(a)), source_paths(Some(b))),
+        Op::Const(_) => "const".to_owned(),
+        Op::Test(_) => "test".to_owned(),
+        Op::SignOf(_) => "sign_of".to_owned(),
+        Op::SymbolPart { .. } => "symbol_part".to_owned(),
+        Op::Template(_) => "template".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINI: &str = r#"{
+      "format": 1,
+      "kinds": {"heartbeat": {"class": "Heartbeat", "fields": ["exchange", "ts", "reply"]}},
+      "exchanges": {"zz": {
+        "symbols": [{"regex": "^(?P<base>[a-z]+)_(?P<quote>[a-z]+)$", "template": "{base}/{quote}"}],
+        "topic_keys": [{"base": "rec", "keys": ["topic"]}],
+        "envelope_ts": [],
+        "text_frames": {"ping": {"kind": "heartbeat", "reply": "pong"}},
+        "routes": [{"channel": "ping", "when": {"op": "eq", "path": {"base": "rec", "keys": ["op"]},
+                     "values": ["ping"], "ci": false, "before": null},
+                    "emits": [{"kind": "heartbeat", "records": [], "when": null, "fields": [
+                      {"name": "reply", "slot": 2, "type": "str", "values": null, "case": null,
+                       "required": false, "default": 1.5, "raw_slot": null,
+                       "source": {"op": "const", "value": "x", "when": null, "absent_if": null,
+                                  "map": {"a": 1, "a": 2}, "ci": false, "join": null,
+                                  "sign_by": null, "negate": false}}]}]}]
+      }}
+    }"#;
+
+    #[test]
+    fn loads_a_small_plan() {
+        let plan = Plan::from_json(MINI).unwrap();
+        assert_eq!(plan.known(), "zz");
+        let (_, ex) = &plan.exchanges[0];
+        assert_eq!(ex.max_text_frame, 4);
+        assert_eq!(ex.symbols[0].groups, ["base", "quote"]);
+        assert_eq!(
+            plan.consts[ex.text_frames[0].reply as usize],
+            Value::Str("pong".into())
+        );
+        let f = &ex.routes[0].emits[0].fields[0];
+        assert_eq!(
+            plan.consts[f.default.unwrap() as usize],
+            Value::PyFloat(1.5)
+        );
+        let src = f.source.as_ref().unwrap();
+        assert_eq!(src.lookup("a"), Some(&Value::Int("2".into())));
+        assert_eq!(f.source_paths, "const");
+        assert!(plan.keys.lookup("topic") > 0 && plan.keys.lookup("op") > 0);
+    }
+
+    #[test]
+    fn refuses_bad_plans() {
+        assert!(Plan::from_json("{").is_err());
+        assert!(Plan::from_json(&MINI.replace("\"format\": 1", "\"format\": 2")).is_err());
+        assert!(Plan::from_json(&MINI.replace("\"slot\": 2", "\"slot\": 3")).is_err());
+        assert!(Plan::from_json(&MINI.replace("\"op\": \"const\"", "\"op\": \"nope\"")).is_err());
+        let lookahead = MINI.replace("^(?P<base>", "^(?=a)(?P<base>");
+        assert!(Plan::from_json(&lookahead).unwrap_err().0.contains("regex"));
+    }
+
+    #[test]
+    fn list_indexes() {
+        assert_eq!(list_index("12"), Some(12));
+        assert_eq!(list_index("٣"), Some(3));
+        assert_eq!(list_index("a1"), None);
+        assert_eq!(list_index(""), None);
+    }
+}
