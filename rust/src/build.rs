@@ -4,7 +4,7 @@
 use std::sync::{Mutex, MutexGuard, TryLockError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use pyo3::exceptions::{PyAttributeError, PyKeyError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyKeyError, PyTypeError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -17,7 +17,6 @@ use crate::plan::Plan;
 
 static DECODE_ERROR: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static DECIMAL: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-static INVALID_OPERATION: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
 fn import_attr<'py>(
     py: Python<'py>,
@@ -47,9 +46,15 @@ pub struct PyParts {
     /// Plan constants, by [`Plan::consts`] id: one object shared by every event, as the
     /// reference decoder shares its plan's objects.
     consts: Vec<Py<PyAny>>,
-    /// Python strings of the symbol cache: `2 * id` the unified symbol, `2 * id + 1` the raw one.
+    /// Python strings of the symbol cache and the keyword-name tuples (see [`BuildCache`]).
     /// Only ever try-locked (never waited for), so it cannot deadlock with the GIL.
-    symbols: Mutex<Vec<Option<Py<PyString>>>>,
+    cache: Mutex<BuildCache>,
+    /// Per plan kind and field: the field's default when it is None, True or False (a value
+    /// that is this very object is left out of the call, so msgspec fills in the same default
+    /// and matches fewer keywords).
+    defaults: Vec<Vec<Option<Py<PyAny>>>>,
+    /// The most fields of any kind (the keyword buffer's size).
+    max_fields: usize,
 }
 
 impl PyParts {
@@ -70,9 +75,15 @@ impl PyParts {
             Ok(PyTuple::new(py, interned)?.unbind())
         };
         let mut kinds = Vec::with_capacity(plan.kinds.len());
+        let mut defaults = Vec::with_capacity(plan.kinds.len());
         for k in &plan.kinds {
             let fields: Vec<&str> = k.fields.iter().map(String::as_str).collect();
-            kinds.push((class(&k.name)?, names(&fields)?, k.name.clone()));
+            let cls = class(&k.name)?;
+            defaults.push(match &cls {
+                Some(c) => singleton_defaults(c.bind(py), &fields),
+                None => fields.iter().map(|_| None).collect(),
+            });
+            kinds.push((cls, names(&fields)?, k.name.clone()));
         }
         let (name, exchange) = &plan.exchanges[ex];
         let mut text_frames = Vec::with_capacity(exchange.text_frames.len());
@@ -97,10 +108,24 @@ impl PyParts {
             unrecognized_names: names(&["exchange", "ts", "topic", "raw"])?,
             strings,
             consts,
-            symbols: Mutex::new(Vec::new()),
+            cache: Mutex::new(BuildCache::default()),
+            defaults,
+            max_fields: plan.kinds.iter().map(|k| k.fields.len()).max().unwrap_or(0).max(4),
         })
     }
 }
+
+/// Python objects made while building, kept between calls.
+#[derive(Default)]
+pub struct BuildCache {
+    /// The symbol cache's strings: `2 * id` the unified symbol, `2 * id + 1` the raw one.
+    symbols: Vec<Option<Py<PyString>>>,
+    /// Per plan kind: keyword-name tuples without the fields of a mask (bit i: field i left out).
+    kwnames: Vec<Vec<(u64, Py<PyTuple>)>>,
+}
+
+/// Keyword-name tuples kept per kind.
+const KWNAMES_PER_KIND: usize = 16;
 
 /// Builds the events of one call (`recv_ts` and the current time are per call).
 pub struct Builder<'py, 'p> {
@@ -108,7 +133,7 @@ pub struct Builder<'py, 'p> {
     parts: &'p PyParts,
     recv_ts: Option<Bound<'py, PyAny>>,
     now: Option<Bound<'py, PyAny>>,
-    symbols: Option<MutexGuard<'p, Vec<Option<Py<PyString>>>>>,
+    symbols: Option<MutexGuard<'p, BuildCache>>,
     /// The keyword values of the event being built (new references), reused.
     values: Vec<*mut ffi::PyObject>,
 }
@@ -124,7 +149,7 @@ fn release(values: &mut Vec<*mut ffi::PyObject>) {
 
 impl<'py, 'p> Builder<'py, 'p> {
     pub fn new(py: Python<'py>, parts: &'p PyParts, recv_ts: Option<Bound<'py, PyAny>>) -> Self {
-        let symbols = match parts.symbols.try_lock() {
+        let symbols = match parts.cache.try_lock() {
             Ok(g) => Some(g),
             Err(TryLockError::Poisoned(p)) => Some(p.into_inner()),
             Err(TryLockError::WouldBlock) => None, // another thread builds: no cache this call
@@ -135,8 +160,13 @@ impl<'py, 'p> Builder<'py, 'p> {
             recv_ts: recv_ts.filter(|r| !r.is_none()),
             now: None,
             symbols,
-            values: Vec::new(),
+            values: Vec::with_capacity(parts.max_fields),
         }
+    }
+
+    /// `recv_ts` as given (None when not given or None).
+    pub fn recv_ts(&self) -> Option<&Bound<'py, PyAny>> {
+        self.recv_ts.as_ref()
     }
 
     /// Append the events of a frame to `list`, or raise its failure.
@@ -171,7 +201,7 @@ impl<'py, 'p> Builder<'py, 'p> {
         let Some(class) = class else {
             return Err(PyKeyError::new_err(kind.to_owned()));
         };
-        let names = names.bind(self.py);
+        let names = names.bind(self.py).clone();
         if ev.slots.len() != names.len() {
             return Err(PyValueError::new_err(
                 "internal error: slots and field names differ",
@@ -180,9 +210,24 @@ impl<'py, 'p> Builder<'py, 'p> {
         // Owned references to the values, borrowed as a pointer array (reused buffers).
         let mut values = std::mem::take(&mut self.values);
         values.clear();
-        for slot in &ev.slots {
+        let defaults: &[Option<Py<PyAny>>] = match ev.shape {
+            Shape::Kind(k) if ev.slots.len() <= 64 => {
+                parts.defaults.get(k).map_or(&[], Vec::as_slice)
+            }
+            _ => &[],
+        };
+        let mut mask = 0u64;
+        for (i, slot) in ev.slots.iter().enumerate() {
             match self.slot(slot) {
-                Ok(v) => values.push(v.into_ptr()),
+                Ok(v) => {
+                    if let Some(Some(d)) = defaults.get(i) {
+                        if v.as_ptr() == d.as_ptr() {
+                            mask |= 1 << i;
+                            continue;
+                        }
+                    }
+                    values.push(v.into_ptr());
+                }
                 Err(e) => {
                     release(&mut values);
                     self.values = values;
@@ -190,6 +235,22 @@ impl<'py, 'p> Builder<'py, 'p> {
                 }
             }
         }
+        let kept: PyResult<Bound<'py, PyTuple>>;
+        let names = match (mask, ev.shape) {
+            (0, _) => names,
+            (_, Shape::Kind(k)) => {
+                kept = self.kwnames(k, mask, &names);
+                match kept {
+                    Ok(t) => t,
+                    Err(e) => {
+                        release(&mut values);
+                        self.values = values;
+                        return Err(e);
+                    }
+                }
+            }
+            _ => names,
+        };
         // SAFETY: `class` is a live callable, `values` holds `names.len()` new references,
         // passed as keyword values (no positional arguments), and `names` is a tuple of str.
         // The result is a new reference (or NULL with an exception set); the references in
@@ -201,6 +262,43 @@ impl<'py, 'p> Builder<'py, 'p> {
         release(&mut values);
         self.values = values;
         ret
+    }
+
+    /// The keyword names of kind `k` without the fields of `mask` (cached per kind).
+    fn kwnames(
+        &mut self,
+        k: usize,
+        mask: u64,
+        all: &Bound<'py, PyTuple>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let py = self.py;
+        if let Some(cache) = self.symbols.as_mut() {
+            if let Some(hit) = cache
+                .kwnames
+                .get(k)
+                .and_then(|v| v.iter().find(|(m, _)| *m == mask))
+            {
+                return Ok(hit.1.bind(py).clone());
+            }
+        }
+        let kept: Vec<Bound<'py, PyAny>> = all
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i >= 64 || mask & (1 << i) == 0)
+            .map(|(_, n)| n)
+            .collect();
+        let t = PyTuple::new(py, kept)?;
+        if let Some(cache) = self.symbols.as_mut() {
+            if cache.kwnames.len() <= k {
+                cache.kwnames.resize_with(k + 1, Vec::new);
+            }
+            if let Some(v) = cache.kwnames.get_mut(k) {
+                if v.len() < KWNAMES_PER_KIND {
+                    v.push((mask, t.clone().unbind()));
+                }
+            }
+        }
+        Ok(t)
     }
 
     fn now(&mut self) -> PyResult<Bound<'py, PyAny>> {
@@ -225,7 +323,7 @@ impl<'py, 'p> Builder<'py, 'p> {
     /// The Python string of symbol-cache entry `index` (made from `text` the first time).
     fn symbol(&mut self, index: usize, text: &str) -> Bound<'py, PyAny> {
         let py = self.py;
-        let Some(cache) = self.symbols.as_mut() else {
+        let Some(cache) = self.symbols.as_mut().map(|c| &mut c.symbols) else {
             return PyString::new(py, text).into_any();
         };
         if let Some(Some(s)) = cache.get(index) {
@@ -270,6 +368,47 @@ impl<'py, 'p> Builder<'py, 'p> {
     pub fn failure(&self, failure: Failure) -> PyErr {
         failure_to_pyerr(self.py, self.parts.exchange.bind(self.py), failure)
     }
+}
+
+/// Per field of a msgspec Struct class: its default when that is None, True or False (None
+/// for a field without a default, with another default, or a class that is not a Struct).
+fn singleton_defaults(cls: &Bound<'_, PyAny>, fields: &[&str]) -> Vec<Option<Py<PyAny>>> {
+    let py = cls.py();
+    let none = || fields.iter().map(|_| None).collect();
+    let (Ok(names), Ok(defaults)) = (
+        cls.getattr("__struct_fields__"),
+        cls.getattr("__struct_defaults__"),
+    ) else {
+        return none();
+    };
+    let (Ok(names), Ok(defaults)) = (names.cast_into::<PyTuple>(), defaults.cast_into::<PyTuple>())
+    else {
+        return none();
+    };
+    // The class's own field order must be the plan's, or nothing is left out.
+    let same = names.len() == fields.len()
+        && names
+            .iter()
+            .zip(fields)
+            .all(|(n, f)| n.extract::<&str>().is_ok_and(|n| n == *f));
+    if !same || defaults.len() > names.len() {
+        return none();
+    }
+    let first = names.len() - defaults.len();
+    let singletons = [
+        py.None().into_bound(py),
+        true.into_pyobject(py).map(|b| b.to_owned().into_any()).ok().unwrap_or_else(|| py.None().into_bound(py)),
+        false.into_pyobject(py).map(|b| b.to_owned().into_any()).ok().unwrap_or_else(|| py.None().into_bound(py)),
+    ];
+    (0..names.len())
+        .map(|i| {
+            let d = i.checked_sub(first).and_then(|j| defaults.get_item(j).ok())?;
+            singletons
+                .iter()
+                .any(|s| s.is(&d))
+                .then(|| d.unbind())
+        })
+        .collect()
 }
 
 /// `decimal.Decimal(text)`.
@@ -340,16 +479,5 @@ pub fn failure_to_pyerr(py: Python<'_>, exchange: &Bound<'_, PyString>, failure:
         }
         FailureKind::PyValue(m) => PyValueError::new_err(m),
         FailureKind::PyType(m) => PyTypeError::new_err(m),
-        FailureKind::PyAttribute(m) => PyAttributeError::new_err(m),
-        FailureKind::DecimalCtor(text) => match decimal(py, &text) {
-            Err(e) => e,
-            Ok(_) => match import_attr(py, &INVALID_OPERATION, "decimal", "InvalidOperation") {
-                Ok(cls) => match cls.call1((vec![cls.clone()],)) {
-                    Ok(err) => PyErr::from_value(err),
-                    Err(e) => e,
-                },
-                Err(e) => e,
-            },
-        },
     }
 }

@@ -16,9 +16,10 @@ use std::sync::Arc;
 use crate::error::{field_error, Failure, FailureKind, FieldError, FieldErrorKind};
 use crate::inflate::{self, InflateError};
 use crate::json::{self, JsonError, ParseLimits, Value};
+use crate::tape::{self, Doc, Tape};
 use crate::plan::{
-    Base, Case, CmpOp, Cond, Emit, Exchange, Field, FieldType, Iter, JsonType, KindId, Op, Part,
-    Path, Plan, Route, Source,
+    Base, Case, CmpOp, Cond, Emit, Exchange, FastConst, FastMap, Field, FieldType, Iter, JsonType,
+    KindId, Op, Part, Path, Plan, Route, Source,
 };
 use crate::text;
 
@@ -27,7 +28,6 @@ const SECONDS_BELOW: i64 = 100_000_000_000;
 /// The symbol cache stops growing here (the reference decoder's bound).
 pub const SYMBOL_CACHE_MAX: usize = 65_536;
 
-static NULL: Value<'static> = Value::Null;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Numbers {
@@ -160,16 +160,65 @@ impl<'a> FrameOut<'a> {
     }
 }
 
-/// Mutable decoder state: the symbol cache and the last raw symbol (`PyDecoder._raw_symbol`).
+/// Mutable decoder state: the symbol cache and the buffers reused from frame to frame.
 #[derive(Debug, Default)]
 pub struct State {
     /// Raw symbol -> id; `entries[id]` is (raw, unified). Append-only, so ids are stable.
     symbols: HashMap<Arc<str>, u32>,
+    /// A direct-mapped cache in front of `symbols` (id + 1; 0: empty), by a cheap hash of
+    /// the raw text; a hit is confirmed by comparing the text.
+    recent: Vec<u32>,
     entries: Vec<(Arc<str>, Arc<str>)>,
-    last_raw_symbol: Option<String>,
-    /// The JSON parser's buffers, reused from frame to frame.
-    scratch: json::Scratch,
+    /// The frame's JSON tape (its buffers are reused).
+    tape: Tape,
+    /// libdeflate's decompressor (made on the first gzip frame).
+    inflater: Option<inflate::FastInflater>,
+    /// Member indexes of the large objects of a frame (reused).
+    index: [KeyIndex; 2],
+    /// Which of `index` was used last.
+    last_index: usize,
+    /// The gathered members of the current record, by the emit's gather slot (`MISSING`).
+    vals: Vec<u32>,
+    /// The root's members, by the exchange's root slot (`MISSING`).
+    root_vals: Vec<u32>,
+    /// Buffers of the record walk (reused).
+    recs: Vec<Rec>,
+    walk: Vec<Walk>,
+    walk_next: Vec<Walk>,
 }
+
+/// No value in a gather slot.
+const MISSING: u32 = u32::MAX;
+
+/// Entries of the recent-symbol cache (a power of two).
+const RECENT: usize = 256;
+
+/// The recent-symbol cache's slot of a raw symbol.
+#[inline(always)]
+fn recent_hash(b: &[u8]) -> usize {
+    let head = b
+        .first_chunk::<8>()
+        .map_or_else(|| b.iter().fold(0u64, |h, &c| (h << 8) | u64::from(c)), |c| {
+            u64::from_le_bytes(*c)
+        });
+    let tail = b.last_chunk::<8>().map_or(0, |c| u64::from_le_bytes(*c));
+    let h = (head ^ tail.rotate_left(31) ^ (b.len() as u64))
+        .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    (h >> 56) as usize & (RECENT - 1)
+}
+
+/// The members of one object by key id, for O(1) lookups in records with many keys:
+/// `val[id]` is the value node of key `id` when `stamp[id] == gen`.
+#[derive(Debug, Default)]
+struct KeyIndex {
+    obj: u32,
+    gen: u32,
+    stamp: Vec<u32>,
+    val: Vec<u32>,
+}
+
+/// Objects with more members than this get a [`KeyIndex`]; smaller ones are scanned.
+const INDEX_MIN_MEMBERS: u32 = 8;
 
 /// One exchange's decoder over a shared plan.
 #[derive(Debug)]
@@ -230,14 +279,25 @@ impl Engine {
         let limit = self.limits.max_inflated_bytes;
         match inflate::gunzip(input, limit, scratch) {
             Ok(()) => Ok(scratch.as_slice()),
-            Err(e) => Err(Failure::frame(match e {
-                InflateError::Bad(m) => format!("bad gzip data: {m}"),
-                InflateError::TooLarge => {
-                    format!("gzip frame inflates past the {limit}-byte limit")
-                }
-                InflateError::Truncated => "truncated gzip data".to_owned(),
-                InflateError::Trailing => "trailing bytes after the gzip member".to_owned(),
-            })),
+            Err(e) => Err(inflate_failure(e, limit)),
+        }
+    }
+
+    /// [`Engine::prepare`] with the decoder's fast inflater.
+    pub fn prepare_fast<'b>(
+        &self,
+        st: &mut State,
+        input: &'b [u8],
+        scratch: &'b mut Vec<u8>,
+    ) -> Result<&'b [u8], Failure> {
+        self.check_size(input)?;
+        if !inflate::is_gzip(input) {
+            return Ok(input);
+        }
+        let limit = self.limits.max_inflated_bytes;
+        match inflate::gunzip_fast(&mut st.inflater, input, limit, scratch) {
+            Ok(()) => Ok(scratch.as_slice()),
+            Err(e) => Err(inflate_failure(e, limit)),
         }
     }
 
@@ -248,7 +308,7 @@ impl Engine {
         input: &'a [u8],
         scratch: &'a mut Vec<u8>,
     ) -> FrameOut<'a> {
-        match self.prepare(input, scratch) {
+        match self.prepare_fast(st, input, scratch) {
             Ok(buf) => self.decode_text(st, buf),
             Err(f) => FrameOut::fail(f),
         }
@@ -256,59 +316,68 @@ impl Engine {
 
     /// Decode a frame already inflated.
     pub fn decode_text<'a>(&'a self, st: &mut State, buf: &'a [u8]) -> FrameOut<'a> {
+        let mut events = Vec::new();
+        match self.decode_into(st, buf, &mut events) {
+            Ok(()) => FrameOut {
+                events,
+                failure: None,
+            },
+            Err(f) => FrameOut::fail(f),
+        }
+    }
+
+    /// Decode a frame already inflated, appending its events to `out` (on failure, `out` may
+    /// hold some of the frame's events: the caller drops them).
+    pub fn decode_into<'a>(
+        &'a self,
+        st: &mut State,
+        buf: &'a [u8],
+        out: &mut Vec<Event<'a>>,
+    ) -> Result<(), Failure> {
         let ex = self.exchange();
         if buf.len() <= ex.max_text_frame.saturating_add(8) {
             let stripped = text::strip_ascii_ws(buf);
             if let Some(i) = ex.text_frames.iter().position(|t| t.text == stripped) {
                 let reply = ex.text_frames[i].reply;
-                let slots = vec![Slot::Exchange, Slot::Now, Slot::Const(reply)];
-                return FrameOut {
-                    events: vec![Event {
-                        shape: Shape::TextFrame(i),
-                        slots,
-                    }],
-                    failure: None,
-                };
+                out.push(Event {
+                    shape: Shape::TextFrame(i),
+                    slots: vec![Slot::Exchange, Slot::Now, Slot::Const(reply)],
+                });
+                return Ok(());
             }
         }
         let raw = match std::str::from_utf8(buf) {
             Ok(t) => t,
-            Err(e) => return FrameOut::fail(self.json_failure(json::utf8_error(buf, &e))),
+            Err(e) => return Err(self.json_failure(json::utf8_error(buf, &e))),
         };
-        let root = match json::parse_with(
-            raw,
-            self.parse_limits(),
-            Some(&self.plan.keys),
-            &mut st.scratch,
-        ) {
-            Ok(v) => v,
-            Err(e) => return FrameOut::fail(self.json_failure(e)),
-        };
-        if !root.is_object() {
-            return FrameOut::fail(Failure::frame(format!(
-                "expected a JSON object, got {}",
-                describe(&value_view(&root))
-            )));
+        let mut tape = std::mem::take(&mut st.tape);
+        for idx in &mut st.index {
+            idx.obj = u32::MAX; // node numbers are per frame
         }
-        let mut run = Run {
-            eng: self,
-            ex,
-            st,
-            last_raw: None,
+        let result = match tape.parse(raw, self.parse_limits(), Some(&self.plan.keys)) {
+            Ok(()) => {
+                let doc = tape.doc(raw);
+                if doc.tag(0) != tape::OBJECT {
+                    Err(Failure::frame(format!(
+                        "expected a JSON object, got {}",
+                        describe(&node_view(&doc, 0))
+                    )))
+                } else {
+                    let mut run = Run {
+                        eng: self,
+                        ex,
+                        st,
+                        doc,
+                        gathered: MISSING,
+                        pending_raw: None,
+                    };
+                    run.frame(raw, out)
+                }
+            }
+            Err(e) => Err(self.json_failure(e)),
         };
-        let out = run.frame(&root, raw);
-        if let Some(raw) = run.last_raw.take() {
-            run.st.last_raw_symbol = Some(match raw {
-                RawSymbol::Cached(id) => run
-                    .st
-                    .entries
-                    .get(id as usize)
-                    .map(|e| e.0.to_string())
-                    .unwrap_or_default(),
-                RawSymbol::Text(t) => t.into_owned(),
-            });
-        }
-        out
+        st.tape = tape;
+        result
     }
 
     fn parse_limits(&self) -> ParseLimits {
@@ -332,13 +401,26 @@ impl Engine {
     }
 }
 
+#[cold]
+#[inline(never)]
+pub fn inflate_failure(e: InflateError, limit: usize) -> Failure {
+    Failure::frame(match e {
+        InflateError::Bad(m) => format!("bad gzip data: {m}"),
+        InflateError::TooLarge => format!("gzip frame inflates past the {limit}-byte limit"),
+        InflateError::Truncated => "truncated gzip data".to_owned(),
+        InflateError::Trailing => "trailing bytes after the gzip member".to_owned(),
+    })
+}
+
 // -- values ------------------------------------------------------------------------------------
 
 /// A value during evaluation: what the reference decoder holds as a Python object.
 #[derive(Debug, Clone)]
-enum Cur<'d, 'a> {
-    /// A JSON value of the frame or a plan constant.
-    V(&'d Value<'a>),
+enum Cur<'a> {
+    /// A JSON value of the frame (a tape node).
+    N(u32),
+    /// A plan constant.
+    C(&'a Value<'static>),
     /// A Python str (a map key, a join, a template, a sign name, a symbol part).
     Str(Cow<'a, str>),
     /// A `_JsonFloat` made by sign_by/negate.
@@ -351,20 +433,20 @@ enum Cur<'d, 'a> {
     Absent(Option<Box<str>>),
 }
 
-/// `_raw_symbol`: a symbol-cache entry, or a text the full cache did not keep.
-#[derive(Debug, Clone)]
-enum RawSymbol<'a> {
-    Cached(u32),
-    Text(Cow<'a, str>),
-}
-
-const ABSENT: Cur<'static, 'static> = Cur::Absent(None);
+const ABSENT: Cur<'static> = Cur::Absent(None);
 
 /// A converted decimal: a float, or the text of a Decimal to build.
 #[derive(Debug, Clone)]
 enum Num<'a> {
     F(f64),
     D(Cow<'a, str>),
+}
+
+/// A list, of the frame or of the plan.
+#[derive(Clone, Copy)]
+enum List<'x> {
+    Node(u32),
+    Plan(&'x [Value<'static>]),
 }
 
 /// A value seen by type, whatever its origin.
@@ -376,36 +458,26 @@ enum View<'x> {
     JFloat(&'x str),
     PyFloat,
     Str(&'x str),
-    List(&'x [Value<'x>]),
+    List(List<'x>),
     Dict,
     Typed,
 }
 
-impl<'a> Cur<'_, 'a> {
-    fn view(&self) -> View<'_> {
-        match self {
-            Cur::V(v) => value_view(v),
-            Cur::Str(s) => View::Str(s),
-            Cur::JFloat(s) => View::JFloat(s),
-            Cur::Bool(b) => View::Bool(*b),
-            Cur::Typed(_) => View::Typed,
-            Cur::Absent(_) => View::Null,
-        }
-    }
-
-    /// The text of a str, `_JsonFloat` or int (`str(n)`), with the frame's lifetime.
-    fn text(&self) -> Option<Cow<'a, str>> {
-        match self {
-            Cur::V(Value::Str(s) | Value::Float(s)) => Some(s.clone()),
-            Cur::V(Value::Int(t)) if t.as_ref() == "-0" => Some(Cow::Borrowed("0")),
-            Cur::V(Value::Int(t)) => Some(t.clone()),
-            Cur::Str(s) | Cur::JFloat(s) => Some(s.clone()),
-            _ => None,
-        }
+#[inline]
+fn node_view<'a: 'x, 'x>(doc: &Doc<'a, 'x>, i: u32) -> View<'x> {
+    match doc.tag(i) {
+        tape::NULL => View::Null,
+        tape::FALSE => View::Bool(false),
+        tape::TRUE => View::Bool(true),
+        tape::INT => View::Int(doc.text(i)),
+        tape::FLOAT => View::JFloat(doc.text(i)),
+        tape::STR => View::Str(doc.text(i)),
+        tape::ARRAY => View::List(List::Node(i)),
+        _ => View::Dict,
     }
 }
 
-fn value_view<'x>(v: &'x Value<'_>) -> View<'x> {
+fn value_view<'x>(v: &'x Value<'static>) -> View<'x> {
     match v {
         Value::Null => View::Null,
         Value::Bool(b) => View::Bool(*b),
@@ -413,14 +485,14 @@ fn value_view<'x>(v: &'x Value<'_>) -> View<'x> {
         Value::Float(t) => View::JFloat(t),
         Value::PyFloat(_) => View::PyFloat,
         Value::Str(s) => View::Str(s),
-        Value::Array(items) => View::List(items),
+        Value::Array(items) => View::List(List::Plan(items)),
         Value::Object(_) => View::Dict,
     }
 }
 
 /// `canonical(v)`: a string as is, an int in decimal, a float literal's text, true/false.
 #[inline]
-fn canonical<'x>(view: View<'x>) -> Option<&'x str> {
+fn canonical(view: View<'_>) -> Option<&str> {
     match view {
         View::Str(s) | View::JFloat(s) => Some(s),
         View::Bool(true) => Some("true"),
@@ -464,76 +536,29 @@ fn describe(v: &View<'_>) -> String {
 
 /// What `_get` found.
 #[derive(Clone, Copy)]
-enum Got<'d, 'a> {
+enum Got {
     Missing,
-    Val(&'d Value<'a>),
-    Key(&'d Cow<'a, str>),
+    /// A node of the frame (possibly null).
+    N(u32),
+    /// The map key of the record (a key node).
+    Key(u32),
+    /// `^` of a top-level record: None.
+    Null,
 }
 
-impl<'d> Got<'d, '_> {
-    fn view(&self) -> Option<View<'d>> {
-        match *self {
-            Got::Missing => None,
-            Got::Val(v) => Some(value_view(v)),
-            Got::Key(k) => Some(View::Str(k)),
-        }
-    }
-
-    fn canonical(&self) -> Option<&'d str> {
-        canonical(self.view()?)
-    }
-
-    /// Present and not null.
-    fn present(&self) -> bool {
-        match self {
-            Got::Missing => false,
-            Got::Val(v) => !matches!(v, Value::Null),
-            Got::Key(_) => true,
-        }
-    }
-}
-
-/// Where a record sits: `(rec, root, parent, key)` of the reference decoder.
+/// Where a record sits: `(rec, root, parent, key)` of the reference decoder (tape nodes).
 #[derive(Clone, Copy)]
-struct Ctx<'d, 'a> {
-    rec: &'d Value<'a>,
-    root: &'d Value<'a>,
-    parent: Option<&'d Value<'a>>,
-    key: Option<&'d Cow<'a, str>>,
+struct Ctx {
+    rec: u32,
+    parent: Option<u32>,
+    key: Option<u32>,
 }
 
-/// `_get(path, rec, root, parent, key)`.
-#[inline]
-fn get<'d, 'a>(path: &Path, ctx: Ctx<'d, 'a>) -> Got<'d, 'a> {
-    let mut cur: &'d Value<'a> = match path.base {
-        Base::Rec => ctx.rec,
-        Base::Root => ctx.root,
-        Base::Parent => match ctx.parent {
-            Some(p) => p,
-            None if path.keys.is_empty() => return Got::Val(&NULL),
-            None => return Got::Missing,
-        },
-        Base::Key => return ctx.key.map_or(Got::Missing, Got::Key),
-    };
-    for k in &path.keys {
-        cur = match cur {
-            Value::Object(_) => match cur.get_id(k.id, &k.key) {
-                Some(v) => v,
-                None => return Got::Missing,
-            },
-            Value::Array(items) => match k.index.and_then(|i| items.get(i)) {
-                Some(v) => v,
-                None => return Got::Missing,
-            },
-            _ => return Got::Missing,
-        };
-    }
-    Got::Val(cur)
-}
+const ROOT: u32 = 0;
 
 /// `_is_type(v, t)`.
-fn is_type(got: Got<'_, '_>, ty: JsonType) -> bool {
-    let Some(view) = got.view() else { return false };
+fn is_type(view: Option<View<'_>>, ty: JsonType) -> bool {
+    let Some(view) = view else { return false };
     match ty {
         JsonType::String => matches!(view, View::Str(_)),
         JsonType::Number => matches!(view, View::Int(_) | View::JFloat(_)),
@@ -546,68 +571,68 @@ fn is_type(got: Got<'_, '_>, ty: JsonType) -> bool {
 
 #[cold]
 #[inline(never)]
-fn int_out_of_range(canonical: &str) -> FieldError {
+fn int_out_of_range(shown: &str) -> FieldError {
     field_error(format!(
         "integer {} is out of the 64-bit range",
-        text::prefix_chars(canonical, 40)
+        text::prefix_chars(shown, 40)
     ))
 }
 
 /// `_int(v)`: None for "" (absent).
-fn int_of(view: View<'_>, max_digits: usize) -> Result<Option<i64>, FieldError> {
-    let (s, group) = match view {
+#[inline]
+fn int_of(view: View<'_>) -> Result<Option<i64>, FieldError> {
+    let (s, negative, group) = match view {
         View::Int(t) => {
-            return match t.parse::<i64>() {
-                Ok(n) => Ok(Some(n)),
-                Err(_) => Err(int_out_of_range(text::int_literal_canonical(t))),
+            return match parse_i64(t) {
+                Some(n) => Ok(Some(n)),
+                None => Err(int_out_of_range(text::int_literal_canonical(t))),
             };
         }
         View::Str("") => return Ok(None),
         View::Str(s) | View::JFloat(s) => match text::int_text(s) {
-            Some(g) => (s, g),
+            Some((negative, g)) => (s, negative, g),
             None => return Err(expected("an integer", &view)),
         },
         _ => return Err(expected("an integer", &view)),
     };
-    // Bounded before int(): over 19 digits once the sign and ASCII zeros are stripped.
-    let significant = group.trim_start_matches(['+', '-']).trim_start_matches('0');
-    if text::char_len_over(significant, 19) {
-        return Err(field_error(format!(
-            "integer {}... is out of the 64-bit range",
-            text::prefix_chars(s, 40)
-        )));
+    // Bounded before int(): over 19 digits once the leading zeros are stripped.
+    let digits = group.trim_start_matches('0');
+    if digits.len() > 19 {
+        return Err(int_out_of_range(s));
     }
-    if group.is_ascii() {
-        if max_digits > 0 && group.trim_start_matches(['+', '-']).len() > max_digits {
-            return Err(digit_limit(
-                max_digits,
-                group.trim_start_matches(['+', '-']).len(),
-            ));
-        }
-        return match group.parse::<i64>() {
-            Ok(n) => Ok(Some(n)),
-            Err(_) => Err(int_out_of_range(&text::int_parts(group).canonical())),
-        };
-    }
-    let parts = text::int_parts(group);
-    if max_digits > 0 && parts.written > max_digits {
-        return Err(digit_limit(max_digits, parts.written));
-    }
-    match parts.to_i64() {
+    match text::i64_of_digits(negative, digits) {
         Some(n) => Ok(Some(n)),
-        None => Err(int_out_of_range(&parts.canonical())),
+        None => {
+            let shown = if negative {
+                format!("-{digits}")
+            } else {
+                digits.to_owned()
+            };
+            Err(int_out_of_range(&shown))
+        }
     }
 }
 
-/// CPython's int() refuses more digits than `sys.get_int_max_str_digits()` with a ValueError,
-/// which the reference decoder lets through.
-#[cold]
-#[inline(never)]
-fn digit_limit(max_digits: usize, digits: usize) -> FieldError {
-    FieldError::from(Failure::new(FailureKind::PyValue(format!(
-        "Exceeds the limit ({max_digits} digits) for integer string conversion: value has {digits} \
-         digits; use sys.set_int_max_str_digits() to increase the limit"
-    ))))
+/// An integer literal of the JSON grammar (`-?(0|[1-9][0-9]*)`) if it fits in an i64.
+#[inline(always)]
+fn parse_i64(t: &str) -> Option<i64> {
+    let b = t.as_bytes();
+    let (negative, digits) = match b.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, b),
+    };
+    if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let mut mag: u64 = 0;
+    for &c in digits {
+        mag = mag * 10 + u64::from(c - b'0');
+    }
+    if negative {
+        (mag <= 1u64 << 63).then(|| (mag as i64).wrapping_neg())
+    } else {
+        i64::try_from(mag).ok()
+    }
 }
 
 /// `_bool(v)`: None for "" (absent).
@@ -685,11 +710,24 @@ impl Origin<'_> {
 // -- the run over one frame -----------------------------------------------------------------------
 
 /// A record to emit: the record object, its parent record, the map key above it, its location.
-struct Rec<'d, 'a> {
-    rec: &'d Value<'a>,
-    parent: Option<&'d Value<'a>>,
-    key: Option<&'d Cow<'a, str>>,
+#[derive(Debug, Clone, Copy)]
+struct Rec {
+    rec: u32,
+    parent: Option<u32>,
+    key: Option<u32>,
     loc: u32,
+}
+
+/// A state of the record walk: an object, the last iterated item above it (its anchor), the
+/// anchor's parent, the map key, the location.
+#[derive(Debug, Clone, Copy)]
+struct Walk {
+    obj: u32,
+    anchor: u32,
+    aparent: Option<u32>,
+    mkey: Option<u32>,
+    loc: u32,
+    obj_is_anchor: bool,
 }
 
 #[derive(Clone, Copy)]
@@ -747,96 +785,257 @@ impl<'d> Locs<'d> {
     }
 }
 
-struct Run<'a, 's> {
+struct Run<'a, 't, 's> {
     eng: &'a Engine,
     ex: &'a Exchange,
     st: &'s mut State,
-    /// `_raw_symbol` as set by this frame.
-    last_raw: Option<RawSymbol<'a>>,
+    doc: Doc<'a, 't>,
+    /// The record whose members are in `st.vals` (MISSING: none).
+    gathered: u32,
+    /// The raw symbol slot of the symbol `fast_convert` just made.
+    pending_raw: Option<(usize, Slot<'a>)>,
 }
 
-impl<'a> Run<'a, '_> {
-    fn frame<'d>(&mut self, root: &'d Value<'a>, raw: &'a str) -> FrameOut<'a>
-    where
-        'a: 'd,
-    {
+impl<'a: 't, 't> Run<'a, 't, '_> {
+    /// The view of a value that does not outlive the call.
+    #[inline(always)]
+    fn view_of<'x>(&'x self, v: &'x Cur<'a>) -> View<'x> {
+        match v {
+            Cur::N(i) => node_view(&self.doc, *i),
+            Cur::C(c) => value_view(c),
+            Cur::Str(s) => View::Str(s),
+            Cur::JFloat(s) => View::JFloat(s),
+            Cur::Bool(b) => View::Bool(*b),
+            Cur::Typed(_) => View::Typed,
+            Cur::Absent(_) => View::Null,
+        }
+    }
+
+    /// A frame string node's text with the input's lifetime (a copy if it had escapes).
+    #[inline(always)]
+    fn node_cow(&self, i: u32) -> Cow<'a, str> {
+        match self.doc.raw(i) {
+            Some(s) => Cow::Borrowed(s),
+            None => Cow::Owned(self.doc.text(i).to_owned()),
+        }
+    }
+
+    /// The text of a str, `_JsonFloat` or int (`str(n)`), with the frame's lifetime.
+    fn cur_text(&self, v: &Cur<'a>) -> Option<Cow<'a, str>> {
+        match v {
+            Cur::N(i) => match self.doc.tag(*i) {
+                tape::STR | tape::FLOAT => Some(self.node_cow(*i)),
+                tape::INT => {
+                    let t = self.doc.raw(*i)?;
+                    Some(Cow::Borrowed(text::int_literal_canonical(t)))
+                }
+                _ => None,
+            },
+            Cur::C(Value::Str(s) | Value::Float(s)) => Some(Cow::Borrowed(s.as_ref())),
+            Cur::C(Value::Int(t)) => Some(Cow::Borrowed(text::int_literal_canonical(t))),
+            Cur::Str(s) | Cur::JFloat(s) => Some(s.clone()),
+            _ => None,
+        }
+    }
+
+    #[inline(always)]
+    fn got_view(&self, g: Got) -> Option<View<'t>> {
+        match g {
+            Got::Missing => None,
+            Got::N(i) | Got::Key(i) => Some(node_view(&self.doc, i)),
+            Got::Null => Some(View::Null),
+        }
+    }
+
+    #[inline(always)]
+    fn got_canonical(&self, g: Got) -> Option<&'t str> {
+        canonical(self.got_view(g)?)
+    }
+
+    #[inline(always)]
+    fn present(&self, g: Got) -> bool {
+        match g {
+            Got::Missing | Got::Null => false,
+            Got::N(i) => self.doc.tag(i) != tape::NULL,
+            Got::Key(_) => true,
+        }
+    }
+
+    /// The value of key `id` in object node `obj` (the last duplicate wins).
+    #[inline]
+    fn member(&mut self, obj: u32, id: u32, key: &str) -> Option<u32> {
+        let n = self.doc.node(obj);
+        if n.tag != tape::OBJECT {
+            return None;
+        }
+        if id == 0 || n.b <= INDEX_MIN_MEMBERS {
+            return self.doc.get(obj, id, key);
+        }
+        let st = &mut *self.st;
+        let which = if st.index[st.last_index].obj == obj && st.index[st.last_index].gen != 0 {
+            st.last_index
+        } else if st.index[1 - st.last_index].obj == obj && st.index[1 - st.last_index].gen != 0
+        {
+            1 - st.last_index
+        } else {
+            let which = 1 - st.last_index;
+            let size = self.eng.plan.keys.len() + 1;
+            let idx = &mut st.index[which];
+            if idx.stamp.len() != size {
+                idx.stamp = vec![0; size];
+                idx.val = vec![0; size];
+                idx.gen = 0;
+            }
+            idx.gen = idx.gen.wrapping_add(1);
+            if idx.gen == 0 {
+                idx.stamp.iter_mut().for_each(|s| *s = 0);
+                idx.gen = 1;
+            }
+            idx.obj = obj;
+            let gen = idx.gen;
+            let mut i = obj + 1;
+            while i < n.a {
+                let k = self.doc.node(i);
+                if let (Some(s), Some(v)) =
+                    (idx.stamp.get_mut(k.id as usize), idx.val.get_mut(k.id as usize))
+                {
+                    if k.id != 0 {
+                        *s = gen;
+                        *v = i + 1;
+                    }
+                }
+                i = self.doc.next(i + 1);
+            }
+            which
+        };
+        st.last_index = which;
+        let idx = &st.index[which];
+        match (idx.stamp.get(id as usize), idx.val.get(id as usize)) {
+            (Some(&s), Some(&v)) if s == idx.gen => Some(v),
+            _ => None,
+        }
+    }
+
+    /// `_get(path, rec, root, parent, key)`.
+    #[inline]
+    fn get(&mut self, path: &Path, ctx: Ctx) -> Got {
+        let mut keys = path.keys.as_slice();
+        let gathered = match (path.base, path.rec_slot, path.root_slot) {
+            (Base::Rec, Some(slot), _) if ctx.rec == self.gathered => self.st.vals.get(usize::from(slot)),
+            (Base::Rec, _, Some(slot)) if ctx.rec == ROOT => self.st.root_vals.get(usize::from(slot)),
+            (Base::Root, _, Some(slot)) => self.st.root_vals.get(usize::from(slot)),
+            _ => None,
+        };
+        if let Some(&v) = gathered {
+            if v == MISSING {
+                return Got::Missing;
+            }
+            let mut cur = v;
+            for k in keys.get(1..).unwrap_or_default() {
+                cur = match self.doc.tag(cur) {
+                    tape::OBJECT => match self.member(cur, k.id, &k.key) {
+                        Some(v) => v,
+                        None => return Got::Missing,
+                    },
+                    tape::ARRAY => match k.index.and_then(|i| self.doc.item(cur, i)) {
+                        Some(v) => v,
+                        None => return Got::Missing,
+                    },
+                    _ => return Got::Missing,
+                };
+            }
+            return Got::N(cur);
+        }
+        let mut cur = match path.base {
+            Base::Rec => ctx.rec,
+            Base::Root => ROOT,
+            Base::Parent => match ctx.parent {
+                Some(p) => p,
+                None if path.keys.is_empty() => return Got::Null,
+                None => return Got::Missing,
+            },
+            Base::Key => return ctx.key.map_or(Got::Missing, Got::Key),
+        };
+        keys = keys.get(..).unwrap_or_default();
+        for k in keys {
+            cur = match self.doc.tag(cur) {
+                tape::OBJECT => match self.member(cur, k.id, &k.key) {
+                    Some(v) => v,
+                    None => return Got::Missing,
+                },
+                tape::ARRAY => match k.index.and_then(|i| self.doc.item(cur, i)) {
+                    Some(v) => v,
+                    None => return Got::Missing,
+                },
+                _ => return Got::Missing,
+            };
+        }
+        Got::N(cur)
+    }
+
+    fn frame(&mut self, raw: &'a str, out: &mut Vec<Event<'a>>) -> Result<(), Failure> {
+        self.gather_root();
         let ctx = Ctx {
-            rec: root,
-            root,
+            rec: ROOT,
             parent: None,
             key: None,
         };
-        for route in &self.ex.routes {
-            match self.cond(&route.when, ctx) {
-                Ok(false) => continue,
-                Ok(true) => {
-                    let mut events = Vec::new();
-                    return match self.emit_route(route, root, &mut events) {
-                        Ok(()) => FrameOut {
-                            events,
-                            failure: None,
-                        },
-                        Err(failure) => FrameOut::fail(failure),
-                    };
-                }
-                Err(f) => return FrameOut::fail(f),
+        let ex = self.ex;
+        for route in &ex.routes {
+            if self.cond(&route.when, ctx)? {
+                return self.emit_route(route, out);
             }
         }
-        self.unrecognized(root, raw)
+        self.unrecognized(raw, out)
     }
 
-    fn unrecognized<'d>(&mut self, root: &'d Value<'a>, raw: &'a str) -> FrameOut<'a>
-    where
-        'a: 'd,
-    {
+    fn unrecognized(&mut self, raw: &'a str, out: &mut Vec<Event<'a>>) -> Result<(), Failure> {
         let ctx = Ctx {
-            rec: root,
-            root,
+            rec: ROOT,
             parent: None,
             key: None,
         };
         let mut topic = Slot::None;
-        for p in &self.ex.topic_keys {
-            let got = get(p, ctx);
-            if let Some(c) = got.canonical() {
+        let ex = self.ex;
+        for p in &ex.topic_keys {
+            let got = self.get(p, ctx);
+            if let Some(c) = self.got_canonical(got) {
                 topic = Slot::Str(match got {
-                    Got::Val(Value::Str(s) | Value::Float(s)) => s.clone(),
-                    Got::Key(k) => k.clone(),
+                    Got::N(i) | Got::Key(i)
+                        if matches!(self.doc.tag(i), tape::STR | tape::FLOAT) =>
+                    {
+                        self.node_cow(i)
+                    }
                     _ => Cow::Owned(c.to_owned()),
                 });
                 break;
             }
         }
-        match self.envelope_time(root) {
-            Ok(ts) => FrameOut {
-                events: vec![Event {
-                    shape: Shape::Unrecognized,
-                    slots: vec![Slot::Exchange, ts, topic, Slot::Str(Cow::Borrowed(raw))],
-                }],
-                failure: None,
-            },
-            Err(f) => FrameOut::fail(f),
-        }
+        let ts = self.envelope_time()?;
+        out.push(Event {
+            shape: Shape::Unrecognized,
+            slots: vec![Slot::Exchange, ts, topic, Slot::Str(Cow::Borrowed(raw))],
+        });
+        Ok(())
     }
 
     /// `_envelope_time`: the first envelope time that is an integer, else now.
-    fn envelope_time<'d>(&self, root: &'d Value<'a>) -> Result<Slot<'a>, Failure>
-    where
-        'a: 'd,
-    {
+    fn envelope_time(&mut self) -> Result<Slot<'a>, Failure> {
         let ctx = Ctx {
-            rec: root,
-            root,
+            rec: ROOT,
             parent: None,
             key: None,
         };
-        for p in &self.ex.envelope_ts {
-            let got = get(p, ctx);
-            if !got.present() {
+        let ex = self.ex;
+        for p in &ex.envelope_ts {
+            let got = self.get(p, ctx);
+            if !self.present(got) {
                 continue;
             }
-            let Some(view) = got.view() else { continue };
-            match int_of(view, self.eng.limits.int_max_str_digits) {
+            let Some(view) = self.got_view(got) else {
+                continue;
+            };
+            match int_of(view) {
                 Ok(Some(n)) => return Ok(Slot::Int(seconds_to_ms(n))),
                 Ok(None) => continue,
                 Err(e) => match *e.0 {
@@ -849,26 +1048,33 @@ impl<'a> Run<'a, '_> {
     }
 
     /// `_emit_route`.
-    fn emit_route<'d>(
-        &mut self,
-        route: &'a Route,
-        root: &'d Value<'a>,
-        out: &mut Vec<Event<'a>>,
-    ) -> Result<(), Failure>
-    where
-        'a: 'd,
-    {
+    fn emit_route(&mut self, route: &'a Route, out: &mut Vec<Event<'a>>) -> Result<(), Failure> {
         let mut env_ts: Option<Slot<'a>> = None;
         let mut locs = Locs::new();
+        let mut recs = std::mem::take(&mut self.st.recs);
+        let result = self.emit_records(route, &mut locs, &mut recs, &mut env_ts, out);
+        self.st.recs = recs;
+        result
+    }
+
+    fn emit_records(
+        &mut self,
+        route: &'a Route,
+        locs: &mut Locs<'t>,
+        recs: &mut Vec<Rec>,
+        env_ts: &mut Option<Slot<'a>>,
+        out: &mut Vec<Event<'a>>,
+    ) -> Result<(), Failure> {
         for emit in &route.emits {
-            let recs = self.records(route, emit, root, &mut locs)?;
-            for r in recs {
+            recs.clear();
+            self.records(route, emit, locs, recs)?;
+            for r in recs.iter().copied() {
                 let ctx = Ctx {
                     rec: r.rec,
-                    root,
                     parent: r.parent,
                     key: r.key,
                 };
+                self.gather(emit, r.rec);
                 if let Some(w) = &emit.when {
                     if !self.cond(w, ctx)? {
                         continue;
@@ -880,12 +1086,12 @@ impl<'a> Run<'a, '_> {
                 for f in &emit.fields {
                     self.field(route, emit, f, &mut slots, ctx, || locs.render(r.loc))?;
                 }
-                if matches!(slots[1], Slot::None) {
+                if matches!(slots.get(1), Some(Slot::None)) {
                     if env_ts.is_none() {
-                        env_ts = Some(self.envelope_time(root)?);
+                        *env_ts = Some(self.envelope_time()?);
                     }
-                    if let Some(ts) = &env_ts {
-                        slots[1] = ts.clone();
+                    if let (Some(ts), Some(s)) = (&*env_ts, slots.get_mut(1)) {
+                        *s = ts.clone();
                     }
                 }
                 out.push(Event {
@@ -894,28 +1100,100 @@ impl<'a> Run<'a, '_> {
                 });
             }
         }
+        self.gathered = MISSING;
         Ok(())
     }
 
+    /// Look up the root's members that root paths start with, once per frame.
+    fn gather_root(&mut self) {
+        let ex = self.ex;
+        let vals = &mut self.st.root_vals;
+        vals.clear();
+        vals.resize(ex.root_keys.len(), MISSING);
+        let doc = &self.doc;
+        let n = doc.node(ROOT);
+        let mut i = ROOT + 1;
+        while i < n.a {
+            let id = doc.node(i).id;
+            if let Some(&slot) = ex.root_slot_of.get(id as usize) {
+                if let Some(v) = vals.get_mut(usize::from(slot)) {
+                    *v = i + 1;
+                }
+            }
+            i = doc.next(i + 1);
+        }
+    }
+
+    /// Look up the record's members that the emit's record paths start with, once.
+    #[inline]
+    fn gather(&mut self, emit: &Emit, rec: u32) {
+        let vals = &mut self.st.vals;
+        vals.clear();
+        vals.resize(emit.rec_keys.len(), MISSING);
+        let doc = &self.doc;
+        let n = doc.node(rec);
+        if n.tag == tape::OBJECT {
+            let mut i = rec + 1;
+            while i < n.a {
+                let id = doc.node(i).id;
+                if let Some(&slot) = emit.slot_of.get(id as usize) {
+                    if let Some(v) = vals.get_mut(usize::from(slot)) {
+                        *v = i + 1;
+                    }
+                }
+                i = doc.next(i + 1);
+            }
+        }
+        self.gathered = rec;
+    }
+
     /// `_records`: the records of an emit, with their parent, map key and location.
-    fn records<'d>(
-        &self,
+    fn records(
+        &mut self,
         route: &Route,
         emit: &'a Emit,
-        root: &'d Value<'a>,
-        locs: &mut Locs<'d>,
-    ) -> Result<Vec<Rec<'d, 'a>>, Failure>
-    where
-        'a: 'd,
-    {
-        struct St<'d, 'a> {
-            obj: &'d Value<'a>,
-            anchor: &'d Value<'a>,
-            aparent: Option<&'d Value<'a>>,
-            mkey: Option<&'d Cow<'a, str>>,
-            loc: u32,
-            obj_is_anchor: bool,
+        locs: &mut Locs<'t>,
+        out: &mut Vec<Rec>,
+    ) -> Result<(), Failure> {
+        let mut states = std::mem::take(&mut self.st.walk);
+        let mut next = std::mem::take(&mut self.st.walk_next);
+        states.clear();
+        states.push(Walk {
+            obj: ROOT,
+            anchor: ROOT,
+            aparent: None,
+            mkey: None,
+            loc: 0,
+            obj_is_anchor: true,
+        });
+        let result = self.walk(route, emit, locs, &mut states, &mut next);
+        if result.is_ok() {
+            out.extend(states.iter().map(|s| Rec {
+                rec: s.obj,
+                parent: if s.obj_is_anchor {
+                    s.aparent
+                } else {
+                    Some(s.anchor)
+                },
+                key: s.mkey,
+                loc: s.loc,
+            }));
         }
+        self.st.walk = states;
+        self.st.walk_next = next;
+        result
+    }
+
+    /// The steps of an emit's records, from `states` (the result is left in `states`).
+    fn walk(
+        &mut self,
+        route: &Route,
+        emit: &'a Emit,
+        locs: &mut Locs<'t>,
+        states: &mut Vec<Walk>,
+        next: &mut Vec<Walk>,
+    ) -> Result<(), Failure> {
+        let doc = self.doc;
         let not_object = |locs: &Locs<'_>, at: u32, got: String| {
             let w = locs.render(at);
             Failure::at(
@@ -924,44 +1202,42 @@ impl<'a> Run<'a, '_> {
                 format!("{w}: expected an object, got {got}"),
             )
         };
-        let mut states = vec![St {
-            obj: root,
-            anchor: root,
-            aparent: None,
-            mkey: None,
-            loc: 0,
-            obj_is_anchor: true,
-        }];
         for step in &emit.records {
-            let mut next = Vec::with_capacity(states.len());
-            for s in &states {
-                let v = s.obj.get_id(step.id, &step.key);
-                let here = locs.push(s.loc, Seg::Key(&step.key));
+            next.clear();
+            for s in states.iter() {
+                let v = self.member(s.obj, step.id, &step.key);
+                let key: &'t str = &step.key;
+                let here = locs.push(s.loc, Seg::Key(key));
                 match step.iter {
                     Iter::None => match v {
-                        Some(o @ Value::Object(_)) => next.push(St {
+                        Some(o) if doc.tag(o) == tape::OBJECT => next.push(Walk {
                             obj: o,
-                            anchor: s.anchor,
-                            aparent: s.aparent,
-                            mkey: s.mkey,
                             loc: here,
                             obj_is_anchor: false,
+                            ..*s
                         }),
                         _ => {
-                            let got = v
-                                .map_or_else(|| "nothing".to_owned(), |x| describe(&value_view(x)));
+                            let got = v.map_or_else(
+                                || "nothing".to_owned(),
+                                |x| describe(&node_view(&doc, x)),
+                            );
                             return Err(not_object(locs, here, got));
                         }
                     },
-                    Iter::Array => match v {
-                        None | Some(Value::Null) => continue,
-                        Some(Value::Array(items)) => {
-                            for (i, item) in items.iter().enumerate() {
+                    Iter::Array => match v.map(|x| doc.tag(x)) {
+                        None | Some(tape::NULL) => continue,
+                        Some(tape::ARRAY) => {
+                            let arr = v.unwrap_or(0);
+                            for (i, item) in doc.items(arr).into_iter().flatten().enumerate() {
                                 let at = locs.push(here, Seg::Index(i));
-                                if !item.is_object() {
-                                    return Err(not_object(locs, at, describe(&value_view(item))));
+                                if doc.tag(item) != tape::OBJECT {
+                                    return Err(not_object(
+                                        locs,
+                                        at,
+                                        describe(&node_view(&doc, item)),
+                                    ));
                                 }
-                                next.push(St {
+                                next.push(Walk {
                                     obj: item,
                                     anchor: item,
                                     aparent: Some(s.anchor),
@@ -971,27 +1247,29 @@ impl<'a> Run<'a, '_> {
                                 });
                             }
                         }
-                        Some(other) => {
+                        Some(_) => {
                             let w = locs.render(here);
+                            let got = describe(&node_view(&doc, v.unwrap_or(0)));
                             return Err(Failure::at(
                                 &route.channel,
                                 w.clone(),
-                                format!(
-                                    "{w}: expected an array, got {}",
-                                    describe(&value_view(other))
-                                ),
+                                format!("{w}: expected an array, got {got}"),
                             ));
                         }
                     },
-                    Iter::Map => match v {
-                        None | Some(Value::Null) => continue,
-                        Some(Value::Object(members)) => {
-                            for (mk, item) in json::dedup_members(members) {
-                                let at = locs.push(here, Seg::MapKey(mk));
-                                if !item.is_object() {
-                                    return Err(not_object(locs, at, describe(&value_view(item))));
+                    Iter::Map => match v.map(|x| doc.tag(x)) {
+                        None | Some(tape::NULL) => continue,
+                        Some(tape::OBJECT) => {
+                            for (mk, item) in doc.dedup_members(v.unwrap_or(0)) {
+                                let at = locs.push(here, Seg::MapKey(doc.text(mk)));
+                                if doc.tag(item) != tape::OBJECT {
+                                    return Err(not_object(
+                                        locs,
+                                        at,
+                                        describe(&node_view(&doc, item)),
+                                    ));
                                 }
-                                next.push(St {
+                                next.push(Walk {
                                     obj: item,
                                     anchor: item,
                                     aparent: Some(s.anchor),
@@ -1001,61 +1279,31 @@ impl<'a> Run<'a, '_> {
                                 });
                             }
                         }
-                        Some(other) => {
-                            return Err(not_object(locs, here, describe(&value_view(other))))
+                        Some(_) => {
+                            let got = describe(&node_view(&doc, v.unwrap_or(0)));
+                            return Err(not_object(locs, here, got));
                         }
                     },
                 }
             }
-            states = next;
+            std::mem::swap(states, next);
         }
-        Ok(states
-            .into_iter()
-            .map(|s| Rec {
-                rec: s.obj,
-                parent: if s.obj_is_anchor {
-                    s.aparent
-                } else {
-                    Some(s.anchor)
-                },
-                key: s.mkey,
-                loc: s.loc,
-            })
-            .collect())
+        Ok(())
     }
 
     /// `_field`: evaluate, convert, default, and store one field (and its raw symbol).
-    fn field<'d>(
+    #[inline]
+    fn field(
         &mut self,
         route: &Route,
         emit: &Emit,
         f: &'a Field,
         slots: &mut [Slot<'a>],
-        ctx: Ctx<'d, 'a>,
+        ctx: Ctx,
         loc: impl FnOnce() -> String,
-    ) -> Result<(), Failure>
-    where
-        'a: 'd,
-    {
+    ) -> Result<(), Failure> {
         if let Err(e) = self.field_value(f, slots, ctx) {
             return Err(self.field_failure(route, emit, f, e, loc));
-        }
-        let none = matches!(slots.get(f.slot), Some(Slot::None) | None);
-        if let (Some(raw_slot), false) = (f.raw_slot, none) {
-            let raw = match &self.last_raw {
-                Some(RawSymbol::Cached(id)) => match self.st.entries.get(*id as usize) {
-                    Some((raw, _)) => Slot::RawSymbol(*id, raw.clone()),
-                    None => Slot::None,
-                },
-                Some(RawSymbol::Text(t)) => Slot::Str(t.clone()),
-                None => match &self.st.last_raw_symbol {
-                    Some(r) => Slot::Str(Cow::Owned(r.clone())),
-                    None => return Err(no_raw_symbol()),
-                },
-            };
-            if let Some(slot) = slots.get_mut(raw_slot) {
-                *slot = raw;
-            }
         }
         Ok(())
     }
@@ -1096,34 +1344,224 @@ impl<'a> Run<'a, '_> {
     }
 
     /// Evaluate a field into `slots[f.slot]`.
-    fn field_value<'d>(
+    #[inline]
+    fn field_value(
         &mut self,
         f: &'a Field,
         slots: &mut [Slot<'a>],
-        ctx: Ctx<'d, 'a>,
-    ) -> Result<(), FieldError>
-    where
-        'a: 'd,
-    {
-        let v = match &f.source {
-            None => ABSENT,
-            Some(s) => self.source(s, ctx, slots)?,
+        ctx: Ctx,
+    ) -> Result<(), FieldError> {
+        let v = match (f.fast, &f.source) {
+            (Some(slot), _) if ctx.rec == self.gathered => {
+                let v = self.st.vals.get(usize::from(slot)).copied().unwrap_or(MISSING);
+                if v == MISSING || self.doc.tag(v) == tape::NULL {
+                    ABSENT
+                } else {
+                    if let Some(value) = self.fast_convert(f, v) {
+                        if let Some(out) = slots.get_mut(f.slot) {
+                            *out = value;
+                        }
+                        if let Some((r, raw)) = self.pending_raw.take() {
+                            if let Some(out) = slots.get_mut(r) {
+                                *out = raw;
+                            }
+                        }
+                        return Ok(());
+                    }
+                    Cur::N(v)
+                }
+            }
+            (_, None) => ABSENT,
+            (_, Some(s)) => {
+                if let Some(c) = f.fast_const {
+                    if let Some(out) = slots.get_mut(f.slot) {
+                        *out = match c {
+                            FastConst::Interned(id) => Slot::Interned(id),
+                            FastConst::Bool(b) => Slot::Bool(b),
+                        };
+                    }
+                    return Ok(());
+                }
+                if f.fast_any {
+                    if let Op::Any(args) = &s.op {
+                        let mut found = None;
+                        for alt in args {
+                            if let Op::Path(p) = &alt.op {
+                                match self.get(p, ctx) {
+                                    Got::Missing | Got::Null => {}
+                                    Got::N(i) if self.doc.tag(i) == tape::NULL => {}
+                                    got => {
+                                        found = Some(got);
+                                        break;
+                                    }
+                                }
+                            }
+                        }
+                        let v = match found {
+                            None => ABSENT,
+                            Some(Got::Key(k)) => Cur::Str(self.node_cow(k)),
+                            Some(Got::N(i)) => {
+                                if let Some(value) = self.fast_convert(f, i) {
+                                    if let Some(out) = slots.get_mut(f.slot) {
+                                        *out = value;
+                                    }
+                                    if let Some((r, raw)) = self.pending_raw.take() {
+                                        if let Some(out) = slots.get_mut(r) {
+                                            *out = raw;
+                                        }
+                                    }
+                                    return Ok(());
+                                }
+                                Cur::N(i)
+                            }
+                            Some(_) => ABSENT,
+                        };
+                        return self.finish_field(f, v, slots);
+                    }
+                }
+                if let (Some(fm), true) = (&f.fast_map, ctx.rec == self.gathered) {
+                    if let Some(value) = self.fast_map(fm) {
+                        if let Some(out) = slots.get_mut(f.slot) {
+                            *out = value;
+                        }
+                        return Ok(());
+                    }
+                }
+                match self.source(s, ctx, slots)? {
+                    Cur::N(v) => {
+                        if let Some(value) = self.fast_convert(f, v) {
+                            if let Some(out) = slots.get_mut(f.slot) {
+                                *out = value;
+                            }
+                            if let Some((r, raw)) = self.pending_raw.take() {
+                                if let Some(out) = slots.get_mut(r) {
+                                    *out = raw;
+                                }
+                            }
+                            return Ok(());
+                        }
+                        Cur::N(v)
+                    }
+                    v => v,
+                }
+            }
         };
-        let Some(out) = slots.get_mut(f.slot) else {
-            return Ok(());
-        };
+        self.finish_field(f, v, slots)
+    }
+
+    /// Convert a field's value (or take its default) into its slot.
+    #[inline]
+    fn finish_field(
+        &mut self,
+        f: &'a Field,
+        v: Cur<'a>,
+        slots: &mut [Slot<'a>],
+    ) -> Result<(), FieldError> {
         let unmapped = match v {
             Cur::Absent(u) => u,
-            v => match self.convert(v, f, out)? {
-                None => return Ok(()),
-                Some(u) => u,
-            },
+            v => {
+                let mut raw = None;
+                let mut value = Slot::None;
+                match self.convert(v, f, &mut value, &mut raw)? {
+                    None => {
+                        if let Some(out) = slots.get_mut(f.slot) {
+                            *out = value;
+                        }
+                        if let (Some(r), Some(raw)) = (f.raw_slot, raw) {
+                            if let Some(x) = slots.get_mut(r) {
+                                *x = raw;
+                            }
+                        }
+                        return Ok(());
+                    }
+                    Some(u) => u,
+                }
+            }
         };
         if f.required {
             return Err(missing(unmapped));
         }
-        *out = f.default.map_or(Slot::None, Slot::Const);
+        if let Some(out) = slots.get_mut(f.slot) {
+            *out = f.default.map_or(Slot::None, Slot::Const);
+        }
         Ok(())
+    }
+
+    /// A mapped enum field in the common case (a known key that maps to an enum value); None:
+    /// take the general path (absent values, unknown keys, messages).
+    #[inline]
+    fn fast_map(&self, fm: &FastMap) -> Option<Slot<'a>> {
+        let v = *self.st.vals.get(usize::from(fm.slot))?;
+        if v == MISSING {
+            return None;
+        }
+        let t: &str = match self.doc.tag(v) {
+            tape::STR | tape::FLOAT => self.doc.raw(v)?,
+            tape::INT => text::int_literal_canonical(self.doc.raw(v)?),
+            tape::TRUE => "true",
+            tape::FALSE => "false",
+            _ => return None,
+        };
+        let find = |k: &str| fm.entries.iter().find(|(x, _)| x == k).and_then(|(_, id)| *id);
+        let id = if fm.ci {
+            text::with_lower(t, find)
+        } else {
+            find(t)
+        };
+        id.map(Slot::Interned)
+    }
+
+    /// `_convert` of a frame value in the common cases (a decimal string or number, an
+    /// integer, a known enum string, a plain string, a boolean); None: take the general path,
+    /// which also makes the errors.
+    #[inline(always)]
+    fn fast_convert(&mut self, f: &'a Field, v: u32) -> Option<Slot<'a>> {
+        let n = self.doc.node(v);
+        match (f.ty, n.tag) {
+            (FieldType::Decimal, tape::STR | tape::FLOAT) => {
+                let t = self.doc.raw(v)?;
+                if t.is_empty() || !text::is_decimal_text(t) {
+                    return None;
+                }
+                match self.eng.numbers {
+                    Numbers::Float => {
+                        let x = text::parse_float(t);
+                        x.is_finite().then_some(Slot::Float(x))
+                    }
+                    Numbers::Decimal => text::decimal_constructible(t)
+                        .then_some(Slot::Decimal(Cow::Borrowed(t))),
+                }
+            }
+            (FieldType::Decimal, tape::INT) if self.eng.numbers == Numbers::Float => {
+                let n = parse_i64(self.doc.raw(v)?)?;
+                // Exactly representable: float(str(n)) is n as f64.
+                (n.unsigned_abs() <= 1 << 53).then_some(Slot::Float(n as f64))
+            }
+            (FieldType::Int, tape::INT) => Some(Slot::Int(parse_i64(self.doc.raw(v)?)?)),
+            (FieldType::Time, tape::INT) => Some(Slot::Int(seconds_to_ms(parse_i64(
+                self.doc.raw(v)?,
+            )?))),
+            (FieldType::Bool, tape::TRUE) => Some(Slot::Bool(true)),
+            (FieldType::Bool, tape::FALSE) => Some(Slot::Bool(false)),
+            (FieldType::Enum, tape::STR) => {
+                let t = self.doc.raw(v)?;
+                f.values
+                    .iter()
+                    .find(|(x, _)| x == t)
+                    .map(|(_, id)| Slot::Interned(*id))
+            }
+            (FieldType::Text, tape::STR) if f.case == Case::Keep => {
+                Some(Slot::Str(Cow::Borrowed(self.doc.raw(v)?)))
+            }
+            (FieldType::Symbol, tape::STR) => {
+                let (unified, raw) = self.symbol(Cow::Borrowed(self.doc.raw(v)?));
+                if let Some(r) = f.raw_slot {
+                    self.pending_raw = Some((r, raw));
+                }
+                Some(unified)
+            }
+            _ => None,
+        }
     }
 
     /// The sign of a slot value (`n > 0`, `n < 0`), or None for None; a text is a TypeError.
@@ -1168,29 +1606,27 @@ impl<'a> Run<'a, '_> {
     }
 
     /// `_source`: a value, or `Cur::Absent`.
-    fn source<'d>(
+    fn source(
         &mut self,
         s: &'a Source,
-        ctx: Ctx<'d, 'a>,
+        ctx: Ctx,
         slots: &[Slot<'a>],
-    ) -> Result<Cur<'d, 'a>, FieldError>
-    where
-        'a: 'd,
-    {
+    ) -> Result<Cur<'a>, FieldError> {
         if let Some(w) = &s.when {
             if !self.cond(w, ctx)? {
                 return Ok(ABSENT);
             }
         }
         let (v, origin) = match &s.op {
-            Op::Path(p) => match get(p, ctx) {
-                Got::Missing | Got::Val(Value::Null) => return Ok(ABSENT),
-                Got::Val(v) => (Cur::V(v), Origin::Path(p)),
-                Got::Key(k) => (Cur::Str(k.clone()), Origin::Path(p)),
+            Op::Path(p) => match self.get(p, ctx) {
+                Got::Missing | Got::Null => return Ok(ABSENT),
+                Got::N(i) if self.doc.tag(i) == tape::NULL => return Ok(ABSENT),
+                Got::N(i) => (Cur::N(i), Origin::Path(p)),
+                Got::Key(k) => (Cur::Str(self.node_cow(k)), Origin::Path(p)),
             },
             Op::Const(c) => match c {
                 Value::Null => return Ok(ABSENT),
-                c => (Cur::V(c), Origin::Named("const")),
+                c => (Cur::C(c), Origin::Named("const")),
             },
             Op::Test(c) => (Cur::Bool(self.cond(c, ctx)?), Origin::Named("test")),
             Op::Any(args) => {
@@ -1256,7 +1692,8 @@ impl<'a> Run<'a, '_> {
                     match part {
                         Part::Text(t) => out.push_str(t),
                         Part::Path(p) => {
-                            if !json_scalar(get(p, ctx), &mut out) {
+                            let got = self.get(p, ctx);
+                            if !json_scalar(self.got_view(got), &mut out) {
                                 return Ok(ABSENT);
                             }
                         }
@@ -1272,65 +1709,84 @@ impl<'a> Run<'a, '_> {
     }
 
     /// `_modify`: join, absent_if, map, sign_by, negate.
-    fn modify<'d>(
+    fn modify(
         &mut self,
         s: &'a Source,
-        mut v: Cur<'d, 'a>,
+        mut v: Cur<'a>,
         origin: Origin<'_>,
-        ctx: Ctx<'d, 'a>,
-    ) -> Result<Cur<'d, 'a>, FieldError>
-    where
-        'a: 'd,
-    {
+        ctx: Ctx,
+    ) -> Result<Cur<'a>, FieldError> {
         if let Some(sep) = &s.join {
-            let View::List(items) = v.view() else {
-                return Err(field_error(format!(
-                    "{}: expected an array, got {}",
-                    origin.name(),
-                    describe(&v.view())
-                )));
-            };
-            let mut joined = String::new();
-            for (i, x) in items.iter().enumerate() {
-                let Some(t) = canonical(value_view(x)) else {
+            let joined = {
+                let view = self.view_of(&v);
+                let View::List(list) = view else {
                     return Err(field_error(format!(
-                        "{}: expected an array of scalars",
-                        origin.name()
+                        "{}: expected an array, got {}",
+                        origin.name(),
+                        describe(&view)
                     )));
                 };
-                if i > 0 {
-                    joined.push_str(sep);
+                let views: Vec<View<'_>> = match list {
+                    List::Node(arr) => self
+                        .doc
+                        .items(arr)
+                        .into_iter()
+                        .flatten()
+                        .map(|x| node_view(&self.doc, x))
+                        .collect(),
+                    List::Plan(items) => items.iter().map(value_view).collect(),
+                };
+                let mut joined = String::new();
+                for (i, x) in views.into_iter().enumerate() {
+                    let Some(t) = canonical(x) else {
+                        return Err(field_error(format!(
+                            "{}: expected an array of scalars",
+                            origin.name()
+                        )));
+                    };
+                    if i > 0 {
+                        joined.push_str(sep);
+                    }
+                    joined.push_str(t);
                 }
-                joined.push_str(t);
-            }
+                joined
+            };
             v = Cur::Str(Cow::Owned(joined));
         }
         if let Some(set) = &s.absent_if {
-            if set.contains(canonical(v.view())) {
+            if set.contains(canonical(self.view_of(&v))) {
                 return Ok(ABSENT);
             }
         }
         if s.map.is_some() {
-            let view = v.view();
-            let Some(c) = canonical(view) else {
-                return Ok(Cur::Absent(Some(describe(&view).into())));
-            };
-            let mapped = if s.ci {
-                text::with_lower(c, |low| s.lookup(low))
-            } else {
-                s.lookup(c)
+            let mapped: Result<&'a Value<'static>, Option<Box<str>>> = {
+                let view = self.view_of(&v);
+                match canonical(view) {
+                    None => Err(Some(describe(&view).into())),
+                    Some(c) => {
+                        let found = if s.ci {
+                            text::with_lower(c, |low| s.lookup(low))
+                        } else {
+                            s.lookup(c)
+                        };
+                        match found {
+                            Some(m) => Ok(m),
+                            None => Err(Some(
+                                if s.ci {
+                                    text::lower(c).into_owned()
+                                } else {
+                                    c.to_owned()
+                                }
+                                .into(),
+                            )),
+                        }
+                    }
+                }
             };
             match mapped {
-                None => {
-                    let shown = if s.ci {
-                        text::lower(c).into_owned()
-                    } else {
-                        c.to_owned()
-                    };
-                    return Ok(Cur::Absent(Some(shown.into())));
-                }
-                Some(Value::Null) => return Ok(ABSENT),
-                Some(m) => v = Cur::V(m),
+                Err(u) => return Ok(Cur::Absent(u)),
+                Ok(Value::Null) => return Ok(ABSENT),
+                Ok(m) => v = Cur::C(m),
             }
         }
         if s.sign_by.is_some() || s.negate {
@@ -1338,7 +1794,8 @@ impl<'a> Run<'a, '_> {
                 return Ok(ABSENT);
             };
             if let Some(sb) = &s.sign_by {
-                let c = get(&sb.path, ctx).canonical();
+                let got = self.get(&sb.path, ctx);
+                let c = self.got_canonical(got);
                 let (neg, pos) = match c {
                     Some(c) if sb.ci => text::with_lower(c, |l| {
                         (sb.negative.contains(Some(l)), sb.positive.contains(Some(l)))
@@ -1366,17 +1823,17 @@ impl<'a> Run<'a, '_> {
     }
 
     /// `_number_text`: the decimal text of a value; None for "" (absent).
-    fn number_text(&self, v: &Cur<'_, 'a>) -> Result<Option<Cow<'a, str>>, FieldError> {
-        let view = v.view();
+    fn number_text(&self, v: &Cur<'a>) -> Result<Option<Cow<'a, str>>, FieldError> {
+        let view = self.view_of(v);
         match view {
             View::Typed => Err(field_error("a computed value cannot be re-signed")),
-            View::Int(_) => Ok(v.text()),
+            View::Int(_) => Ok(self.cur_text(v)),
             View::Str("") => Ok(None),
             View::Str(s) | View::JFloat(s) => {
                 if !text::is_decimal_text(s) {
                     return Err(expected("a decimal number", &view));
                 }
-                Ok(v.text())
+                Ok(self.cur_text(v))
             }
             _ => Err(expected("a decimal number", &view)),
         }
@@ -1387,7 +1844,7 @@ impl<'a> Run<'a, '_> {
     fn exact_sub(&self, a: &str, b: &str) -> Result<Num<'a>, FieldError> {
         for t in [a, b] {
             if !text::decimal_constructible(t) {
-                return Err(decimal_ctor(t));
+                return Err(decimal_out_of_range(t));
             }
         }
         let d = match text::exact_sub(a, b) {
@@ -1396,84 +1853,98 @@ impl<'a> Run<'a, '_> {
         };
         match self.eng.numbers {
             Numbers::Decimal => Ok(Num::D(Cow::Owned(d))),
-            Numbers::Float => finite_float(&d).map(Num::F),
-        }
-    }
-
-    /// `_decimal`: a float (finite) or a Decimal text; None for "".
-    fn decimal(&self, v: &Cur<'_, 'a>) -> Result<Option<Num<'a>>, FieldError> {
-        if let Cur::Typed(n) = v {
-            return Ok(Some((**n).clone()));
-        }
-        let Some(t) = self.number_text(v)? else {
-            return Ok(None);
-        };
-        match self.eng.numbers {
-            Numbers::Decimal => {
-                if !text::decimal_constructible(&t) {
-                    return Err(decimal_ctor(&t));
+            Numbers::Float => {
+                let x = text::parse_float(&d);
+                if x.is_finite() {
+                    Ok(Num::F(x))
+                } else {
+                    Err(float_out_of_range(&text::decimal_str(&d)))
                 }
-                Ok(Some(Num::D(t)))
             }
-            Numbers::Float => finite_float(&t).map(|x| Some(Num::F(x))),
         }
     }
 
     /// `_convert` into `out`: Ok(None) when written, Ok(Some(unmapped)) for absent.
+    #[inline]
     fn convert(
         &mut self,
-        v: Cur<'_, 'a>,
+        v: Cur<'a>,
         f: &'a Field,
         out: &mut Slot<'a>,
+        raw: &mut Option<Slot<'a>>,
     ) -> Result<Option<Option<Box<str>>>, FieldError> {
         if let Cur::Typed(n) = v {
             *out = num_slot(*n);
             return Ok(None);
         }
-        let view = v.view();
         match f.ty {
-            FieldType::Decimal => match self.decimal(&v)? {
-                Some(Num::F(x)) => *out = Slot::Float(x),
-                Some(Num::D(t)) => *out = Slot::Decimal(t),
-                None => return Ok(Some(None)),
-            },
-            FieldType::Int | FieldType::Time => {
-                match int_of(view, self.eng.limits.int_max_str_digits)? {
-                    Some(n) if f.ty == FieldType::Time => *out = Slot::Int(seconds_to_ms(n)),
-                    Some(n) => *out = Slot::Int(n),
-                    None => return Ok(Some(None)),
+            FieldType::Decimal => {
+                let view = self.view_of(&v);
+                let t = match view {
+                    View::Typed => return Err(field_error("a computed value cannot be re-signed")),
+                    View::Int(t) => text::int_literal_canonical(t),
+                    View::Str("") => return Ok(Some(None)),
+                    View::Str(s) | View::JFloat(s) => {
+                        if !text::is_decimal_text(s) {
+                            return Err(expected("a decimal number", &view));
+                        }
+                        s
+                    }
+                    _ => return Err(expected("a decimal number", &view)),
+                };
+                match self.eng.numbers {
+                    Numbers::Float => *out = Slot::Float(finite_float(t)?),
+                    Numbers::Decimal => {
+                        if !text::decimal_constructible(t) {
+                            return Err(decimal_out_of_range(t));
+                        }
+                        *out = Slot::Decimal(self.cur_text(&v).unwrap_or_default());
+                    }
                 }
             }
-            FieldType::Bool => match bool_of(view)? {
+            FieldType::Int | FieldType::Time => match int_of(self.view_of(&v))? {
+                Some(n) if f.ty == FieldType::Time => *out = Slot::Int(seconds_to_ms(n)),
+                Some(n) => *out = Slot::Int(n),
+                None => return Ok(Some(None)),
+            },
+            FieldType::Bool => match bool_of(self.view_of(&v))? {
                 Some(b) => *out = Slot::Bool(b),
                 None => return Ok(Some(None)),
             },
-            FieldType::Enum | FieldType::Symbol | FieldType::Text => {
+            FieldType::Enum => {
+                let view = self.view_of(&v);
+                let t = match view {
+                    View::Int(t) => text::int_literal_canonical(t),
+                    View::Str(t) | View::JFloat(t) => t,
+                    _ => return Err(expected("a string", &view)),
+                };
+                if let Some((_, id)) = f.values.iter().find(|(x, _)| x == t) {
+                    *out = Slot::Interned(*id);
+                    return Ok(None);
+                }
+                let low = text::with_lower(t, |low| {
+                    f.values.iter().find(|(x, _)| x == low).map(|(_, id)| *id)
+                });
+                match low {
+                    Some(id) => *out = Slot::Interned(id),
+                    None => return Ok(Some(Some(t.into()))),
+                }
+            }
+            FieldType::Symbol | FieldType::Text => {
+                let view = self.view_of(&v);
                 if !matches!(view, View::Int(_) | View::Str(_) | View::JFloat(_)) {
                     return Err(expected("a string", &view));
                 }
-                let t: Cow<'a, str> = v.text().unwrap_or_default();
-                match f.ty {
-                    FieldType::Enum => {
-                        if let Some((_, id)) = f.values.iter().find(|(x, _)| *x == t) {
-                            *out = Slot::Interned(*id);
-                            return Ok(None);
-                        }
-                        let low = text::with_lower(&t, |low| {
-                            f.values.iter().find(|(x, _)| x == low).map(|(_, id)| *id)
-                        });
-                        match low {
-                            Some(id) => *out = Slot::Interned(id),
-                            None => return Ok(Some(Some(t.as_ref().into()))),
-                        }
-                    }
-                    FieldType::Symbol => *out = self.symbol(t),
-                    _ => {
-                        *out = match f.case {
-                            Case::Keep => Slot::Str(t),
-                            Case::Lower => Slot::Str(cow_map(t, text::lower)),
-                            Case::Upper => Slot::Str(cow_map(t, text::upper)),
-                        }
+                let t: Cow<'a, str> = self.cur_text(&v).unwrap_or_default();
+                if f.ty == FieldType::Symbol {
+                    let (unified, r) = self.symbol(t);
+                    *out = unified;
+                    *raw = Some(r);
+                } else {
+                    *out = match f.case {
+                        Case::Keep => Slot::Str(t),
+                        Case::Lower => Slot::Str(cow_map(t, text::lower)),
+                        Case::Upper => Slot::Str(cow_map(t, text::upper)),
                     }
                 }
             }
@@ -1481,14 +1952,33 @@ impl<'a> Run<'a, '_> {
         Ok(None)
     }
 
-    /// `_symbol` (and `_raw_symbol`): unify by the first matching rule (upper-cased groups),
-    /// through the symbol cache.
-    fn symbol(&mut self, raw: Cow<'a, str>) -> Slot<'a> {
+    /// `_symbol`: unify by the first matching rule (upper-cased groups), through the symbol
+    /// cache; (unified, raw) slots.
+    fn symbol(&mut self, raw: Cow<'a, str>) -> (Slot<'a>, Slot<'a>) {
+        let h = recent_hash(raw.as_bytes());
+        if let Some(&r) = self.st.recent.get(h) {
+            if let Some((key, unified)) = r.checked_sub(1).and_then(|id| self.st.entries.get(id as usize)) {
+                if key.as_ref() == raw.as_ref() {
+                    let id = r - 1;
+                    return (
+                        Slot::Symbol(id, unified.clone()),
+                        Slot::RawSymbol(id, key.clone()),
+                    );
+                }
+            }
+        }
         if let Some(&id) = self.st.symbols.get(raw.as_ref()) {
-            if let Some((_, unified)) = self.st.entries.get(id as usize) {
-                let unified = unified.clone();
-                self.last_raw = Some(RawSymbol::Cached(id));
-                return Slot::Symbol(id, unified);
+            if self.st.recent.len() != RECENT {
+                self.st.recent = vec![0; RECENT];
+            }
+            if let Some(r) = self.st.recent.get_mut(h) {
+                *r = id + 1;
+            }
+            if let Some((key, unified)) = self.st.entries.get(id as usize) {
+                return (
+                    Slot::Symbol(id, unified.clone()),
+                    Slot::RawSymbol(id, key.clone()),
+                );
             }
         }
         let mut unified = raw.to_string();
@@ -1507,19 +1997,20 @@ impl<'a> Run<'a, '_> {
             let id = self.st.entries.len() as u32;
             let key: Arc<str> = Arc::from(raw.as_ref());
             self.st.entries.push((key.clone(), unified.clone()));
-            self.st.symbols.insert(key, id);
-            self.last_raw = Some(RawSymbol::Cached(id));
-            return Slot::Symbol(id, unified);
+            self.st.symbols.insert(key.clone(), id);
+            if self.st.recent.len() != RECENT {
+                self.st.recent = vec![0; RECENT];
+            }
+            if let Some(r) = self.st.recent.get_mut(h) {
+                *r = id + 1;
+            }
+            return (Slot::Symbol(id, unified), Slot::RawSymbol(id, key));
         }
-        self.last_raw = Some(RawSymbol::Text(raw));
-        Slot::Shared(unified)
+        (Slot::Shared(unified), Slot::Str(raw))
     }
 
     /// `_cond`.
-    fn cond<'d>(&self, c: &Cond, ctx: Ctx<'d, 'a>) -> Result<bool, Failure>
-    where
-        'a: 'd,
-    {
+    fn cond(&mut self, c: &Cond, ctx: Ctx) -> Result<bool, Failure> {
         Ok(match c {
             Cond::Any(cs) => {
                 for x in cs {
@@ -1538,8 +2029,14 @@ impl<'a> Run<'a, '_> {
                 true
             }
             Cond::Not(x) => !self.cond(x, ctx)?,
-            Cond::Exists { path, value } => get(path, ctx).present() == *value,
-            Cond::Is { path, ty } => is_type(get(path, ctx), *ty),
+            Cond::Exists { path, value } => {
+                let got = self.get(path, ctx);
+                self.present(got) == *value
+            }
+            Cond::Is { path, ty } => {
+                let got = self.get(path, ctx);
+                is_type(self.got_view(got), *ty)
+            }
             Cond::Cmp {
                 op,
                 path,
@@ -1547,7 +2044,8 @@ impl<'a> Run<'a, '_> {
                 ci,
                 before,
             } => {
-                let Some(mut t) = get(path, ctx).canonical() else {
+                let got = self.get(path, ctx);
+                let Some(mut t) = self.got_canonical(got) else {
                     return Ok(*op == CmpOp::Ne);
                 };
                 if let Some(sep) = before {
@@ -1557,7 +2055,7 @@ impl<'a> Run<'a, '_> {
                         )));
                     }
                     if let Some(i) = t.find(sep.as_str()) {
-                        t = &t[..i];
+                        t = t.get(..i).unwrap_or(t);
                     }
                 }
                 let test = |t: &str| match op {
@@ -1601,16 +2099,8 @@ fn missing(unmapped: Option<Box<str>>) -> FieldError {
 
 #[cold]
 #[inline(never)]
-fn no_raw_symbol() -> Failure {
-    Failure::new(FailureKind::PyAttribute(
-        "'PyDecoder' object has no attribute '_raw_symbol'".to_owned(),
-    ))
-}
-
-#[cold]
-#[inline(never)]
-fn decimal_ctor(t: &str) -> FieldError {
-    FieldError::from(Failure::new(FailureKind::DecimalCtor(t.to_owned())))
+fn decimal_out_of_range(t: &str) -> FieldError {
+    field_error(format!("number {} is out of range", text::prefix_chars(t, 40)))
 }
 
 #[cold]
@@ -1629,16 +2119,23 @@ fn sub_error(a: &str, b: &str, e: text::SubError) -> FieldError {
     })
 }
 
+#[cold]
+#[inline(never)]
+fn float_out_of_range(t: &str) -> FieldError {
+    field_error(format!(
+        "number {} is out of range for a float",
+        text::prefix_chars(t, 40)
+    ))
+}
+
 /// `_finite_float`.
+#[inline]
 fn finite_float(t: &str) -> Result<f64, FieldError> {
     let x = text::parse_float(t);
     if x.is_finite() {
         Ok(x)
     } else {
-        Err(field_error(format!(
-            "number {} is out of range for a float",
-            text::prefix_chars(t, 40)
-        )))
+        Err(float_out_of_range(t))
     }
 }
 
@@ -1665,8 +2162,8 @@ fn cow_map<'a>(c: Cow<'a, str>, f: impl for<'x> Fn(&'x str) -> Cow<'x, str>) -> 
 }
 
 /// `_json_scalar` appended to `out`; false for objects, arrays and missing values.
-fn json_scalar(got: Got<'_, '_>, out: &mut String) -> bool {
-    let Some(view) = got.view() else { return false };
+fn json_scalar(view: Option<View<'_>>, out: &mut String) -> bool {
+    let Some(view) = view else { return false };
     match view {
         View::JFloat(t) => out.push_str(t),
         View::Str(s) => text::json_string(s, out),

@@ -20,16 +20,10 @@ pub enum FailureKind {
         /// The text after "exchange/channel: ".
         message: String,
     },
-    /// A plain `ValueError` the reference decoder lets through (CPython's int() digit limit,
-    /// `str.split("")`).
+    /// A plain `ValueError` the reference decoder lets through (`str.split("")`).
     PyValue(String),
     /// A `TypeError` the reference decoder lets through (comparing a text with 0 in sign_of).
     PyType(String),
-    /// An `AttributeError` the reference decoder lets through (a raw symbol never set).
-    PyAttribute(String),
-    /// `decimal.Decimal(text)` raises for this text (an exponent out of its range); the Python
-    /// layer calls it so that the exact exception is raised.
-    DecimalCtor(String),
 }
 
 impl Failure {
@@ -104,8 +98,6 @@ impl fmt::Display for Failure {
             }
             FailureKind::PyValue(m) => write!(f, "ValueError: {m}"),
             FailureKind::PyType(m) => write!(f, "TypeError: {m}"),
-            FailureKind::PyAttribute(m) => write!(f, "AttributeError: {m}"),
-            FailureKind::DecimalCtor(t) => write!(f, "decimal.InvalidOperation: Decimal({t:?})"),
         }
     }
 }

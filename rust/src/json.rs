@@ -151,47 +151,41 @@ pub fn dedup_members<'v, 'a>(members: &'v [Member<'a>]) -> Vec<(&'v Cow<'a, str>
 #[derive(Debug, Clone, Default)]
 pub struct KeyTable {
     names: Vec<String>,
-    /// Open addressing; id 0 marks an empty slot.
-    slots: Vec<KeySlot>,
-}
-
-#[derive(Debug, Clone, Copy, Default)]
-struct KeySlot {
-    head: u64,
-    tail: u64,
-    len: u32,
-    id: u32,
+    /// Open addressing over ids (0: empty), small enough to stay in the L1 cache.
+    index: Vec<u16>,
+    /// (head, tail, len) of key `id`, at `id - 1`; read only when `index` has a candidate.
+    words: Vec<(u64, u64, u64)>,
 }
 
 /// (head, tail) words of a key: all of its bytes when it has at most 16.
-#[inline]
+#[inline(always)]
 fn key_words(b: &[u8]) -> (u64, u64) {
     let n = b.len();
-    let u64_at = |i: usize| -> u64 {
-        let mut w = [0u8; 8];
-        if let Some(s) = b.get(i..i + 8) {
-            w.copy_from_slice(s);
-        }
-        u64::from_le_bytes(w)
-    };
-    let u32_at = |i: usize| -> u64 {
-        let mut w = [0u8; 4];
-        if let Some(s) = b.get(i..i + 4) {
-            w.copy_from_slice(s);
-        }
-        u64::from(u32::from_le_bytes(w))
-    };
     if n >= 8 {
-        (u64_at(0), u64_at(n - 8))
-    } else if n >= 4 {
-        (u32_at(0), u32_at(n - 4))
-    } else if n > 0 {
         (
-            u64::from(b[0]) | (u64::from(b[n / 2]) << 8) | (u64::from(b[n - 1]) << 16),
-            0,
+            b.first_chunk::<8>().map_or(0, |c| u64::from_le_bytes(*c)),
+            b.last_chunk::<8>().map_or(0, |c| u64::from_le_bytes(*c)),
+        )
+    } else if n >= 4 {
+        (
+            b.first_chunk::<4>()
+                .map_or(0, |c| u64::from(u32::from_le_bytes(*c))),
+            b.last_chunk::<4>()
+                .map_or(0, |c| u64::from(u32::from_le_bytes(*c))),
         )
     } else {
-        (0, 0)
+        match b {
+            [] => (0, 0),
+            [x] => (u64::from(*x) * 0x0001_0101, 0),
+            [x, y] => (
+                u64::from(*x) | (u64::from(*y) << 8) | (u64::from(*y) << 16),
+                0,
+            ),
+            [x, y, z, ..] => (
+                u64::from(*x) | (u64::from(*y) << 8) | (u64::from(*z) << 16),
+                0,
+            ),
+        }
     }
 }
 
@@ -215,46 +209,48 @@ impl KeyTable {
 
     fn rebuild(&mut self) {
         let size = (self.names.len() * 4).next_power_of_two().max(16);
-        let mut slots = vec![KeySlot::default(); size];
+        let mut index = vec![0u16; size];
+        self.words.clear();
         for (i, name) in self.names.iter().enumerate() {
             let (head, tail) = key_words(name.as_bytes());
+            self.words.push((head, tail, name.len() as u64));
             let mut at = (key_hash(head, tail, name.len()) as usize) & (size - 1);
-            while slots[at].id != 0 {
+            while index[at] != 0 {
                 at = (at + 1) & (size - 1);
             }
-            slots[at] = KeySlot {
-                head,
-                tail,
-                len: name.len() as u32,
-                id: i as u32 + 1,
-            };
+            // Ids above u16::MAX are never found (a plan has a few hundred keys).
+            index[at] = u16::try_from(i + 1).unwrap_or(0);
         }
-        self.slots = slots;
+        self.index = index;
     }
 
     /// The id of `key`, or 0.
-    #[inline]
+    #[inline(always)]
     pub fn lookup(&self, key: &str) -> u32 {
-        let size = self.slots.len();
-        if size == 0 || key.len() > u32::MAX as usize {
+        let size = self.index.len();
+        if size == 0 {
             return 0;
         }
         let b = key.as_bytes();
         let (head, tail) = key_words(b);
         let mut at = (key_hash(head, tail, b.len()) as usize) & (size - 1);
         loop {
-            let Some(s) = self.slots.get(at) else {
-                return 0;
+            let id = match self.index.get(at) {
+                None | Some(0) => return 0,
+                Some(&id) => id,
             };
-            if s.id == 0 {
-                return 0;
-            }
-            if s.head == head
-                && s.tail == tail
-                && s.len as usize == b.len()
-                && (b.len() <= 16 || self.names.get(s.id as usize - 1).is_some_and(|n| n == key))
-            {
-                return s.id;
+            if let Some(&(h, t, n)) = self.words.get(usize::from(id) - 1) {
+                if h == head
+                    && t == tail
+                    && n == b.len() as u64
+                    && (b.len() <= 16
+                        || self
+                            .names
+                            .get(usize::from(id) - 1)
+                            .is_some_and(|x| x == key))
+                {
+                    return u32::from(id);
+                }
             }
             at = (at + 1) & (size - 1);
         }

@@ -13,6 +13,7 @@ pub mod error;
 pub mod inflate;
 pub mod json;
 pub mod plan;
+pub mod tape;
 pub mod text;
 
 #[cfg(feature = "python")]

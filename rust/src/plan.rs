@@ -46,6 +46,12 @@ pub struct Exchange {
     pub text_frames: Vec<TextFrame>,
     pub max_text_frame: usize,
     pub routes: Vec<Route>,
+    /// The first keys of the paths that start at the frame's root (`$.` paths, and the
+    /// record paths of routing conditions, topic keys and envelope times), by root slot: the
+    /// root's members are looked up once per frame.
+    pub root_keys: Vec<u32>,
+    /// Key id -> root slot (`NO_SLOT`: none).
+    pub root_slot_of: Vec<u16>,
 }
 
 #[derive(Debug)]
@@ -78,7 +84,15 @@ pub struct Emit {
     pub records: Vec<Step>,
     pub when: Option<Cond>,
     pub fields: Vec<Field>,
+    /// The first keys of the emit's record paths (key ids), by gather slot: a record's members
+    /// are looked up once, into these slots, before its fields are evaluated.
+    pub rec_keys: Vec<u32>,
+    /// Key id -> gather slot (`NO_SLOT`: a key no record path starts with).
+    pub slot_of: Vec<u16>,
 }
+
+/// No gather slot.
+pub const NO_SLOT: u16 = u16::MAX;
 
 #[derive(Debug)]
 pub struct Step {
@@ -128,6 +142,30 @@ pub struct Field {
     pub raw_slot: Option<usize>,
     /// `_source_paths(source)`, for messages.
     pub source_paths: String,
+    /// The gather slot when the source is a plain one-key record path (no `when`, no
+    /// modifier): the value is the record's member, converted to the field's type.
+    pub fast: Option<u16>,
+    /// An enum field mapped from a one-key record path (`map`, maybe `ci`, nothing else).
+    pub fast_map: Option<FastMap>,
+    /// The source is `any` of plain paths (no `when`, no modifier, on the `any` either).
+    pub fast_any: bool,
+    /// A plain constant source, converted once: an enum value's string id, or a boolean.
+    pub fast_const: Option<FastConst>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FastConst {
+    Interned(u32),
+    Bool(bool),
+}
+
+/// A `map` on a record path into an enum field, precomputed: each map key with the interned
+/// enum value it converts to (None: the general path decides).
+#[derive(Debug)]
+pub struct FastMap {
+    pub slot: u16,
+    pub ci: bool,
+    pub entries: Vec<(String, Option<u32>)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,6 +180,12 @@ pub enum Base {
 pub struct Path {
     pub base: Base,
     pub keys: Vec<PathKey>,
+    /// For a record path (base `rec`, at least one key) inside an emit: the emit's gather slot
+    /// of its first key ([`Emit::rec_keys`]).
+    pub rec_slot: Option<u16>,
+    /// For a path that starts at the root (base `root`, or base `rec` outside an emit) with at
+    /// least one key: the root slot of its first key ([`Exchange::root_keys`]).
+    pub root_slot: Option<u16>,
 }
 
 #[derive(Debug)]
@@ -149,7 +193,7 @@ pub struct PathKey {
     pub key: String,
     /// The key's id in [`Plan::keys`].
     pub id: u32,
-    /// The list index a key of decimal digits names (`k.isdigit()` then `int(k)`).
+    /// The list index a key of ASCII digits names (`k.isascii() and k.isdigit()`, then `int(k)`).
     pub index: Option<usize>,
 }
 
@@ -421,6 +465,8 @@ impl Plan {
         }
         let mut c = Compiler {
             kinds: &kinds,
+            emit_keys: None,
+            root_keys: Vec::new(),
             keys: KeyTable::default(),
             strings: Vec::new(),
             consts: Vec::new(),
@@ -438,6 +484,9 @@ impl Plan {
             consts,
             ..
         } = c;
+        if keys.len() >= usize::from(u16::MAX) {
+            return bad("plan", "more than 65534 distinct keys");
+        }
         Ok(Plan {
             kinds,
             exchanges,
@@ -465,6 +514,10 @@ impl Plan {
 
 struct Compiler<'k> {
     kinds: &'k [Kind],
+    /// The first keys of record paths of the emit being compiled (gather slots).
+    emit_keys: Option<Vec<u32>>,
+    /// The first keys of root paths of the exchange being compiled (root slots).
+    root_keys: Vec<u32>,
     keys: KeyTable,
     strings: Vec<String>,
     consts: Vec<V>,
@@ -487,6 +540,7 @@ impl Compiler<'_> {
     }
 
     fn exchange(&mut self, ex: &V, at: &str) -> R<Exchange> {
+        self.root_keys.clear();
         let mut symbols = Vec::new();
         for (i, s) in array(member(ex, "symbols", at)?, at)?.iter().enumerate() {
             let sat = format!("{at}.symbols[{i}]");
@@ -544,6 +598,13 @@ impl Compiler<'_> {
                 emits,
             });
         }
+        let root_keys = std::mem::take(&mut self.root_keys);
+        let mut root_slot_of = vec![NO_SLOT; self.keys.len() + 1];
+        for (slot, &id) in root_keys.iter().enumerate() {
+            if let Some(x) = root_slot_of.get_mut(id as usize) {
+                *x = slot as u16;
+            }
+        }
         Ok(Exchange {
             symbols,
             topic_keys,
@@ -551,6 +612,8 @@ impl Compiler<'_> {
             text_frames,
             max_text_frame,
             routes,
+            root_keys,
+            root_slot_of,
         })
     }
 
@@ -572,6 +635,7 @@ impl Compiler<'_> {
             let id = self.keys.intern(&key);
             records.push(Step { key, id, iter });
         }
+        self.emit_keys = Some(Vec::new());
         let when = match opt(e, "when") {
             Some(c) => Some(self.cond(c, &format!("{at}.when"))?),
             None => None,
@@ -580,12 +644,21 @@ impl Compiler<'_> {
         for (i, f) in array(member(e, "fields", at)?, at)?.iter().enumerate() {
             fields.push(self.field(f, nslots, &format!("{at}.fields[{i}]"))?);
         }
+        let rec_keys = self.emit_keys.take().unwrap_or_default();
+        let mut slot_of = vec![NO_SLOT; self.keys.len() + 1];
+        for (slot, &id) in rec_keys.iter().enumerate() {
+            if let Some(x) = slot_of.get_mut(id as usize) {
+                *x = slot as u16;
+            }
+        }
         Ok(Emit {
             kind,
             nslots,
             records,
             when,
             fields,
+            rec_keys,
+            slot_of,
         })
     }
 
@@ -626,6 +699,86 @@ impl Compiler<'_> {
             None => None,
         };
         let source_paths = source_paths(source.as_ref());
+        let fast = match &source {
+            Some(Source {
+                op: Op::Path(p),
+                when: None,
+                plain: true,
+                ..
+            }) if p.base == Base::Rec && p.keys.len() == 1 => p.rec_slot,
+            _ => None,
+        };
+        let fast_map = match &source {
+            Some(Source {
+                op: Op::Path(p),
+                when: None,
+                absent_if: None,
+                map: Some(map),
+                join: None,
+                sign_by: None,
+                negate: false,
+                ci,
+                ..
+            }) if p.base == Base::Rec && p.keys.len() == 1 && ty == FieldType::Enum => {
+                p.rec_slot.map(|slot| FastMap {
+                    slot,
+                    ci: *ci,
+                    entries: map
+                        .iter()
+                        .map(|(k, v)| {
+                            let id = match v {
+                                Value::Str(t) => values
+                                    .iter()
+                                    .find(|(x, _)| x == t.as_ref())
+                                    .or_else(|| {
+                                        let low = crate::text::lower(t);
+                                        values.iter().find(|(x, _)| *x == low)
+                                    })
+                                    .map(|(_, id)| *id),
+                                _ => None,
+                            };
+                            (k.clone(), id)
+                        })
+                        .collect(),
+                })
+            }
+            _ => None,
+        };
+        let fast_any = match &source {
+            Some(Source {
+                op: Op::Any(args),
+                when: None,
+                plain: true,
+                ..
+            }) => args.iter().all(|a| {
+                matches!(
+                    a,
+                    Source {
+                        op: Op::Path(_),
+                        when: None,
+                        plain: true,
+                        ..
+                    }
+                )
+            }),
+            _ => false,
+        };
+        let fast_const = match &source {
+            Some(Source {
+                op: Op::Const(c),
+                when: None,
+                plain: true,
+                ..
+            }) => match (ty, c) {
+                (FieldType::Enum, Value::Str(t)) => values
+                    .iter()
+                    .find(|(x, _)| x == t.as_ref())
+                    .map(|(_, id)| FastConst::Interned(*id)),
+                (FieldType::Bool, Value::Bool(b)) => Some(FastConst::Bool(*b)),
+                _ => None,
+            },
+            _ => None,
+        };
         let default = match f.get("default").map(constant) {
             None | Some(Value::Null) => None,
             Some(d) => Some(self.const_id(d)),
@@ -641,6 +794,10 @@ impl Compiler<'_> {
             source,
             raw_slot,
             source_paths,
+            fast,
+            fast_map,
+            fast_any,
+            fast_const,
         })
     }
 
@@ -803,19 +960,47 @@ impl Compiler<'_> {
             let index = list_index(&key);
             keys.push(PathKey { key, id, index });
         }
-        Ok(Path { base, keys })
+        fn slot_in(list: &mut Vec<u32>, id: u32) -> Option<u16> {
+            let slot = match list.iter().position(|&k| k == id) {
+                Some(i) => i,
+                None => {
+                    list.push(id);
+                    list.len() - 1
+                }
+            };
+            u16::try_from(slot).ok().filter(|&s| s != NO_SLOT)
+        }
+        let mut rec_slot = None;
+        let mut root_slot = None;
+        if let Some(first) = keys.first() {
+            match (base, self.emit_keys.as_mut()) {
+                (Base::Rec, Some(emit_keys)) => rec_slot = slot_in(emit_keys, first.id),
+                (Base::Rec, None) | (Base::Root, _) => {
+                    root_slot = slot_in(&mut self.root_keys, first.id)
+                }
+                _ => {}
+            }
+        }
+        Ok(Path {
+            base,
+            keys,
+            rec_slot,
+            root_slot,
+        })
     }
 }
 
-/// `int(k)` for a key of decimal digits (a list index), saturating.
+/// `int(k)` for a key of ASCII digits (a list index: `k.isascii() and k.isdigit()`), saturating.
 fn list_index(key: &str) -> Option<usize> {
     if key.is_empty() {
         return None;
     }
     let mut n: usize = 0;
-    for c in key.chars() {
-        let d = crate::text::digit(c)?;
-        n = n.saturating_mul(10).saturating_add(usize::from(d));
+    for c in key.bytes() {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        n = n.saturating_mul(10).saturating_add(usize::from(c - b'0'));
     }
     Some(n)
 }
@@ -907,7 +1092,8 @@ mod tests {
     #[test]
     fn list_indexes() {
         assert_eq!(list_index("12"), Some(12));
-        assert_eq!(list_index("٣"), Some(3));
+        assert_eq!(list_index("٣"), None);
+        assert_eq!(list_index("007"), Some(7));
         assert_eq!(list_index("a1"), None);
         assert_eq!(list_index(""), None);
     }

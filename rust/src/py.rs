@@ -11,7 +11,6 @@ use pyo3::types::{PyByteArray, PyBytes, PyList, PyMemoryView, PyString};
 use crate::build::{Builder, PyParts};
 use crate::decode::{Engine, FrameOut, Limits, Numbers, State};
 use crate::error::Failure;
-use crate::inflate;
 use crate::plan::Plan;
 
 const DEFAULT_MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;
@@ -22,7 +21,9 @@ const DETACH_MIN_BYTES: usize = 32 * 1024;
 /// decode_many takes frames from its iterable this many at a time...
 const CHUNK: usize = 1024;
 /// ... and builds Python objects after about this many events (the slots stay in cache).
-const EVENT_BUDGET: usize = 2048;
+const EVENT_BUDGET: usize = 256;
+/// An inflate buffer up to this size is kept for the next call.
+const KEEP_INFLATED_BYTES: usize = 1 << 20;
 /// Plans parsed in this process, keyed by their text.
 const PLAN_CACHE_MAX: usize = 8;
 
@@ -114,6 +115,23 @@ fn hold<'py>(frame: &Bound<'py, PyAny>) -> PyResult<Result<Held<'py>, Failure>> 
     )))
 }
 
+/// `PyDecoder._check_recv_ts`: an int (exactly) or None.
+fn check_recv_ts(recv_ts: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+    let Some(r) = recv_ts else { return Ok(()) };
+    // SAFETY: `r` is a live object; PyLong_CheckExact only reads its type.
+    if r.is_none() || unsafe { ffi::PyLong_CheckExact(r.as_ptr()) } != 0 {
+        return Ok(());
+    }
+    let name = r
+        .get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "object".to_owned());
+    Err(PyTypeError::new_err(format!(
+        "recv_ts is an int (ms) or None, not {name}"
+    )))
+}
+
 /// Decode frames of one exchange by running the generated decode plan.
 ///
 /// The same semantics as `pushwire._pydecode.PyDecoder`, which is its reference.
@@ -121,6 +139,8 @@ fn hold<'py>(frame: &Bound<'py, PyAny>) -> PyResult<Result<Held<'py>, Failure>> 
 pub struct Decoder {
     engine: Engine,
     state: Mutex<State>,
+    /// The inflate buffer of `decode`, kept between calls (taken, never waited for).
+    inflated: Mutex<Vec<u8>>,
     parts: PyParts,
     #[pyo3(get)]
     exchange: String,
@@ -140,24 +160,18 @@ impl Decoder {
 
     /// Decode frames from the start of `inputs` (called with the GIL released) until about
     /// `EVENT_BUDGET` events are out, a frame fails, or the inputs end; returns the results and
-    /// how many frames they cover. Results borrow the inputs and the plan; those of gzip frames
-    /// own their text, so one inflate buffer serves the batch.
-    fn run_batch<'a>(&'a self, inputs: &[&'a [u8]]) -> (Vec<FrameOut<'a>>, usize) {
+    /// how many frames they cover. Results borrow the inputs, the plan and, for gzip frames,
+    /// their own inflate buffer (`bufs[i]` for `inputs[i]`, kept from batch to batch).
+    fn run_batch<'a>(
+        &'a self,
+        inputs: &[&'a [u8]],
+        bufs: &'a mut [Vec<u8>],
+    ) -> (Vec<FrameOut<'a>>, usize) {
         let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut scratch = Vec::new();
         let mut outs = Vec::new();
         let mut events = 0;
-        for &input in inputs {
-            let out = if inflate::is_gzip(input) {
-                self.engine
-                    .decode(&mut st, input, &mut scratch)
-                    .into_static()
-            } else {
-                match self.engine.check_size(input) {
-                    Ok(()) => self.engine.decode_text(&mut st, input),
-                    Err(f) => FrameOut::fail(f),
-                }
-            };
+        for (&input, buf) in inputs.iter().zip(bufs.iter_mut()) {
+            let out = self.engine.decode(&mut st, input, buf);
             let failed = out.failure.is_some();
             events += out.events.len();
             outs.push(out);
@@ -253,6 +267,7 @@ impl Decoder {
         Ok(Decoder {
             engine,
             state: Mutex::new(State::default()),
+            inflated: Mutex::new(Vec::new()),
             parts,
             exchange: exchange_name,
             numbers: match mode {
@@ -285,13 +300,17 @@ impl Decoder {
         frame: &Bound<'py, PyAny>,
         recv_ts: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyList>> {
+        check_recv_ts(recv_ts.as_ref())?;
         let mut builder = Builder::new(py, &self.parts, recv_ts);
         let held = match hold(frame)? {
             Ok(h) => h,
             Err(f) => return Err(builder.failure(f)),
         };
         let input = held.bytes();
-        let mut scratch = Vec::new();
+        let mut scratch = match self.inflated.try_lock() {
+            Ok(mut b) => std::mem::take(&mut *b),
+            Err(_) => Vec::new(),
+        };
         let out = if input.len() >= DETACH_MIN_BYTES {
             py.detach(|| {
                 let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
@@ -305,7 +324,13 @@ impl Decoder {
             self.run_one(&mut st, input, &mut scratch)
         };
         let list = PyList::empty(py);
-        builder.frame(out, &list)?;
+        let built = builder.frame(out, &list);
+        if scratch.capacity() <= KEEP_INFLATED_BYTES {
+            if let Ok(mut b) = self.inflated.try_lock() {
+                *b = scratch;
+            }
+        }
+        built?;
         Ok(list)
     }
 
@@ -321,6 +346,8 @@ impl Decoder {
         let mut builder = Builder::new(py, &self.parts, recv_ts);
         let list = PyList::empty(py);
         let mut iter = frames.try_iter()?;
+        // One inflate buffer per frame of a batch, reused by the next batches.
+        let mut bufs: Vec<Vec<u8>> = Vec::new();
         loop {
             let mut held: Vec<Held<'py>> = Vec::new();
             let mut stop: Option<PyErr> = None;
@@ -335,24 +362,30 @@ impl Decoder {
                         stop = Some(e);
                         break;
                     }
-                    Some(Ok(item)) => match hold(&item) {
-                        Ok(Ok(h)) => held.push(h),
-                        Ok(Err(f)) => {
-                            stop = Some(builder.failure(f));
-                            break;
+                    Some(Ok(item)) => {
+                        match check_recv_ts(builder.recv_ts()).and_then(|()| hold(&item)) {
+                            Ok(Ok(h)) => held.push(h),
+                            Ok(Err(f)) => {
+                                stop = Some(builder.failure(f));
+                                break;
+                            }
+                            Err(e) => {
+                                stop = Some(e);
+                                break;
+                            }
                         }
-                        Err(e) => {
-                            stop = Some(e);
-                            break;
-                        }
-                    },
+                    }
                 }
             }
             let inputs: Vec<&[u8]> = held.iter().map(Held::bytes).collect();
             let mut start = 0;
             while start < inputs.len() {
                 let rest = &inputs[start..];
-                let (outs, n) = py.detach(|| self.run_batch(rest));
+                if bufs.len() < rest.len() {
+                    bufs.resize_with(rest.len(), Vec::new);
+                }
+                let batch_bufs = &mut bufs[..rest.len()];
+                let (outs, n) = py.detach(|| self.run_batch(rest, batch_bufs));
                 for out in outs {
                     builder.frame(out, &list)?;
                 }

@@ -1,0 +1,947 @@
+//! The frame's JSON as a flat tape: one small fixed-size [`Node`] per value (and per object key),
+//! in document order, borrowing the text.
+//!
+//! This is the hot-path form of [`crate::json`]: it accepts exactly the same texts (the same
+//! grammar, limits and messages; `tests::agrees_with_the_tree_parser` holds the two together)
+//! but builds no tree. Strings are spans of the input; a string with escapes is unescaped once,
+//! at parse time, into the tape's arena. Numbers keep their exact text. A container node knows
+//! where its subtree ends, so a lookup skips unused values without looking at them, and object
+//! keys carry their [`KeyTable`] id, so lookups compare integers. The node and arena buffers are
+//! reused from frame to frame.
+
+use std::collections::HashSet;
+
+use crate::json::{JsonError, KeyTable, Member, ParseLimits, Value, MAX_INT_LITERAL};
+
+pub const NULL: u8 = 0;
+pub const FALSE: u8 = 1;
+pub const TRUE: u8 = 2;
+pub const INT: u8 = 3;
+pub const FLOAT: u8 = 4;
+pub const STR: u8 = 5;
+pub const ARRAY: u8 = 6;
+pub const OBJECT: u8 = 7;
+
+/// A string node whose text is in the arena (it had escapes).
+pub const ESCAPED: u8 = 1;
+
+/// One value (or object key).
+///
+/// * scalars (INT, FLOAT, STR): `a..a + b` is the text (in the input, or in the arena for an
+///   ESCAPED string);
+/// * ARRAY, OBJECT: `a` is the index one past the container's last node, `b` the number of
+///   items (members for an object: each is a key node followed by its value's nodes);
+/// * object keys are STR nodes whose `id` is the key's id in the plan's [`KeyTable`] (0: a key
+///   the plan never looks up).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct Node {
+    pub tag: u8,
+    pub flags: u8,
+    pub id: u32,
+    pub a: u32,
+    pub b: u32,
+}
+
+/// The reusable buffers of a parse; after [`Tape::parse`] they hold the frame's tape.
+#[derive(Debug, Default)]
+pub struct Tape {
+    pub nodes: Vec<Node>,
+    pub arena: String,
+    stack: Vec<Open>,
+}
+
+/// An open container: its node, how many items it has so far, whether it is an object.
+#[derive(Debug, Clone, Copy)]
+struct Open {
+    node: u32,
+    count: u32,
+    object: bool,
+}
+
+/// A parsed frame: the tape and the text it borrows.
+#[derive(Debug, Clone, Copy)]
+pub struct Doc<'a, 't> {
+    pub text: &'a str,
+    pub nodes: &'t [Node],
+    pub arena: &'t str,
+}
+
+const EMPTY: Node = Node {
+    tag: NULL,
+    flags: 0,
+    id: 0,
+    a: 0,
+    b: 0,
+};
+
+impl<'a, 't> Doc<'a, 't> {
+    #[inline(always)]
+    pub fn node(&self, i: u32) -> Node {
+        self.nodes.get(i as usize).copied().unwrap_or(EMPTY)
+    }
+
+    #[inline(always)]
+    pub fn tag(&self, i: u32) -> u8 {
+        self.node(i).tag
+    }
+
+    /// The index after node `i`'s subtree.
+    #[inline(always)]
+    pub fn next(&self, i: u32) -> u32 {
+        let n = self.node(i);
+        if n.tag >= ARRAY {
+            n.a.max(i + 1)
+        } else {
+            i + 1
+        }
+    }
+
+    /// The text of a scalar or key node (strings unescaped), borrowed from the tape.
+    #[inline(always)]
+    pub fn text(&self, i: u32) -> &'t str
+    where
+        'a: 't,
+    {
+        let n = self.node(i);
+        let src: &'t str = if n.flags & ESCAPED != 0 {
+            self.arena
+        } else {
+            self.text
+        };
+        src.get(n.a as usize..(n.a as usize).saturating_add(n.b as usize))
+            .unwrap_or_default()
+    }
+
+    /// The text of an unescaped scalar node with the input's lifetime (None: it is in the arena).
+    #[inline(always)]
+    pub fn raw(&self, i: u32) -> Option<&'a str> {
+        let n = self.node(i);
+        if n.flags & ESCAPED != 0 {
+            return None;
+        }
+        self.text
+            .get(n.a as usize..(n.a as usize).saturating_add(n.b as usize))
+    }
+
+    /// The value of member `id` (text `key` when `id` is 0) of object node `obj`: the last
+    /// duplicate wins. None for a non-object.
+    #[inline]
+    pub fn get(&self, obj: u32, id: u32, key: &str) -> Option<u32>
+    where
+        'a: 't,
+    {
+        let n = self.node(obj);
+        if n.tag != OBJECT {
+            return None;
+        }
+        let end = n.a;
+        let mut i = obj + 1;
+        let mut found = None;
+        while i < end {
+            let k = self.node(i);
+            let hit = if id != 0 {
+                k.id == id
+            } else {
+                self.text(i) == key
+            };
+            if hit {
+                found = Some(i + 1);
+            }
+            i = self.next(i + 1);
+        }
+        found
+    }
+
+    /// The items of array node `arr` (None for a non-array).
+    #[inline]
+    pub fn items(&self, arr: u32) -> Option<Items<'_, 'a, 't>> {
+        let n = self.node(arr);
+        (n.tag == ARRAY).then_some(Items {
+            doc: self,
+            at: arr + 1,
+            end: n.a,
+        })
+    }
+
+    /// The `i`-th item of array node `arr`.
+    pub fn item(&self, arr: u32, index: usize) -> Option<u32> {
+        let n = self.node(arr);
+        if n.tag != ARRAY || index >= n.b as usize {
+            return None;
+        }
+        let mut at = arr + 1;
+        for _ in 0..index {
+            at = self.next(at);
+        }
+        Some(at)
+    }
+
+    /// The members of object node `obj` as (key node, value node), duplicates included.
+    #[inline]
+    pub fn members(&self, obj: u32) -> Option<Members<'_, 'a, 't>> {
+        let n = self.node(obj);
+        (n.tag == OBJECT).then_some(Members {
+            doc: self,
+            at: obj + 1,
+            end: n.a,
+        })
+    }
+
+    /// The members of an object as the decoded dict iterates them: each key once, at the
+    /// position of its first occurrence, with the value of its last.
+    pub fn dedup_members(&self, obj: u32) -> Vec<(u32, u32)>
+    where
+        'a: 't,
+    {
+        let Some(members) = self.members(obj) else {
+            return Vec::new();
+        };
+        let all: Vec<(u32, u32)> = members.collect();
+        let mut out: Vec<(u32, u32)> = Vec::with_capacity(all.len());
+        if all.len() <= 16 {
+            for (k, v) in all {
+                let t = self.text(k);
+                match out.iter_mut().find(|(x, _)| self.text(*x) == t) {
+                    Some(slot) => slot.1 = v,
+                    None => out.push((k, v)),
+                }
+            }
+        } else {
+            let mut index: std::collections::HashMap<&str, usize> =
+                std::collections::HashMap::with_capacity(all.len());
+            for (k, v) in all {
+                match index.get(self.text(k)) {
+                    Some(&i) => {
+                        if let Some(slot) = out.get_mut(i) {
+                            slot.1 = v;
+                        }
+                    }
+                    None => {
+                        index.insert(self.text(k), out.len());
+                        out.push((k, v));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The value at node `i` as a [`Value`] tree (for tests and cold paths).
+    pub fn to_value(&self, i: u32) -> Value<'static>
+    where
+        'a: 't,
+    {
+        let n = self.node(i);
+        match n.tag {
+            NULL => Value::Null,
+            FALSE => Value::Bool(false),
+            TRUE => Value::Bool(true),
+            INT => Value::Int(self.text(i).to_owned().into()),
+            FLOAT => Value::Float(self.text(i).to_owned().into()),
+            STR => Value::Str(self.text(i).to_owned().into()),
+            ARRAY => Value::Array(
+                self.items(i)
+                    .into_iter()
+                    .flatten()
+                    .map(|x| self.to_value(x))
+                    .collect(),
+            ),
+            _ => Value::Object(
+                self.members(i)
+                    .into_iter()
+                    .flatten()
+                    .map(|(k, v)| Member {
+                        key: self.text(k).to_owned().into(),
+                        id: self.node(k).id,
+                        value: self.to_value(v),
+                    })
+                    .collect(),
+            ),
+        }
+    }
+
+    /// Nesting depth as the reference decoder measures it on the decoded dict (an object
+    /// member overwritten by a later duplicate key is gone).
+    #[cold]
+    #[inline(never)]
+    pub fn dedup_depth(&self, root: u32) -> usize
+    where
+        'a: 't,
+    {
+        let mut deepest = 0;
+        let mut stack: Vec<(u32, usize)> = vec![(root, 1)];
+        while let Some((v, d)) = stack.pop() {
+            match self.tag(v) {
+                ARRAY => {
+                    deepest = deepest.max(d);
+                    for item in self.items(v).into_iter().flatten() {
+                        if self.tag(item) >= ARRAY {
+                            stack.push((item, d + 1));
+                        }
+                    }
+                }
+                OBJECT => {
+                    deepest = deepest.max(d);
+                    let members: Vec<(u32, u32)> =
+                        self.members(v).into_iter().flatten().collect();
+                    let mut seen: HashSet<&str> = HashSet::new();
+                    for &(k, val) in members.iter().rev() {
+                        if !seen.insert(self.text(k)) {
+                            continue;
+                        }
+                        if self.tag(val) >= ARRAY {
+                            stack.push((val, d + 1));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        deepest
+    }
+}
+
+pub struct Items<'d, 'a, 't> {
+    doc: &'d Doc<'a, 't>,
+    at: u32,
+    end: u32,
+}
+
+impl Iterator for Items<'_, '_, '_> {
+    type Item = u32;
+    #[inline]
+    fn next(&mut self) -> Option<u32> {
+        if self.at >= self.end {
+            return None;
+        }
+        let i = self.at;
+        self.at = self.doc.next(i);
+        Some(i)
+    }
+}
+
+pub struct Members<'d, 'a, 't> {
+    doc: &'d Doc<'a, 't>,
+    at: u32,
+    end: u32,
+}
+
+impl Iterator for Members<'_, '_, '_> {
+    type Item = (u32, u32);
+    #[inline]
+    fn next(&mut self) -> Option<(u32, u32)> {
+        if self.at >= self.end {
+            return None;
+        }
+        let k = self.at;
+        let v = k + 1;
+        self.at = self.doc.next(v);
+        Some((k, v))
+    }
+}
+
+impl Tape {
+    /// Parse one JSON document (valid UTF-8 text) into the tape; the root is node 0.
+    pub fn parse(
+        &mut self,
+        text: &str,
+        limits: ParseLimits,
+        keys: Option<&KeyTable>,
+    ) -> Result<(), JsonError> {
+        self.nodes.clear();
+        self.arena.clear();
+        self.stack.clear();
+        if text.len() >= u32::MAX as usize {
+            return Err(JsonError::Syntax("JSON is malformed: too large".to_owned()));
+        }
+        self.nodes.reserve(text.len() / 4 + 4);
+        let mut p = Parser {
+            text,
+            b: text.as_bytes(),
+            limits,
+            keys,
+            nodes: &mut self.nodes,
+            arena: &mut self.arena,
+            stack: &mut self.stack,
+        };
+        let deepest = p.document().map_err(|e| *e.0)?;
+        if deepest > limits.max_depth {
+            let doc = Doc {
+                text,
+                nodes: &self.nodes,
+                arena: &self.arena,
+            };
+            if doc.dedup_depth(0) > limits.max_depth {
+                return Err(JsonError::TooDeep);
+            }
+        }
+        Ok(())
+    }
+
+    pub fn doc<'a, 't>(&'t self, text: &'a str) -> Doc<'a, 't> {
+        Doc {
+            text,
+            nodes: &self.nodes,
+            arena: &self.arena,
+        }
+    }
+}
+
+/// A parse error, one pointer wide (so results travel in registers).
+struct PErr(Box<JsonError>);
+
+type PResult<T> = Result<T, PErr>;
+
+#[cold]
+#[inline(never)]
+fn err_at(pos: usize, what: &str) -> PErr {
+    PErr(Box::new(JsonError::Syntax(format!(
+        "JSON is malformed: {what} (byte {pos})"
+    ))))
+}
+
+#[cold]
+#[inline(never)]
+fn truncated() -> PErr {
+    PErr(Box::new(JsonError::Syntax("Input data was truncated".to_owned())))
+}
+
+#[cold]
+#[inline(never)]
+fn too_deep() -> PErr {
+    PErr(Box::new(JsonError::TooDeep))
+}
+
+#[cold]
+#[inline(never)]
+fn int_out_of_range() -> PErr {
+    PErr(Box::new(JsonError::Syntax(
+        "Integer value out of range".to_owned(),
+    )))
+}
+
+#[inline(always)]
+fn push(nodes: &mut Vec<Node>, tag: u8, flags: u8, a: usize, b: usize) {
+    nodes.push(Node {
+        tag,
+        flags,
+        id: 0,
+        a: a as u32,
+        b: b as u32,
+    });
+}
+
+/// Skip JSON whitespace from `pos`.
+#[inline(always)]
+fn ws(b: &[u8], mut pos: usize) -> usize {
+    while let Some(&c) = b.get(pos) {
+        if c == b' ' || c == b'\n' || c == b'\r' || c == b'\t' {
+            pos += 1;
+        } else {
+            break;
+        }
+    }
+    pos
+}
+
+/// Skip whitespace, with one comparison when there is none (compact JSON).
+macro_rules! skip_ws {
+    ($b:expr, $pos:ident) => {
+        if let Some(&c) = $b.get($pos) {
+            if c <= b' ' {
+                $pos = ws($b, $pos);
+            }
+        }
+    };
+}
+
+/// The parser: the position lives in a local, helpers take and return it.
+struct Parser<'a, 'k, 'p> {
+    text: &'a str,
+    b: &'a [u8],
+    limits: ParseLimits,
+    keys: Option<&'k KeyTable>,
+    nodes: &'p mut Vec<Node>,
+    arena: &'p mut String,
+    /// The open containers.
+    stack: &'p mut Vec<Open>,
+}
+
+
+impl Parser<'_, '_, '_> {
+    /// The whole document: the deepest raw nesting.
+    fn document(&mut self) -> PResult<usize> {
+        let b = self.b;
+        let mut pos = 0usize;
+        let mut deepest = 0usize;
+        'value: loop {
+            skip_ws!(b, pos);
+            let Some(&c) = b.get(pos) else {
+                return Err(truncated());
+            };
+            match c {
+                b'"' => pos = self.string(pos)?,
+                b'-' | b'0'..=b'9' => pos = self.number(pos)?,
+                b'{' | b'[' => {
+                    pos += 1;
+                    let depth = self.stack.len() + 1;
+                    if depth > self.limits.hard_depth {
+                        return Err(too_deep());
+                    }
+                    deepest = deepest.max(depth);
+                    let object = c == b'{';
+                    self.stack.push(Open {
+                        node: self.nodes.len() as u32,
+                        count: 0,
+                        object,
+                    });
+                    push(self.nodes, if object { OBJECT } else { ARRAY }, 0, 0, 0);
+                    skip_ws!(b, pos);
+                    match (object, b.get(pos)) {
+                        (true, Some(b'}')) | (false, Some(b']')) => {
+                            pos += 1;
+                            self.close();
+                        }
+                        (true, _) => {
+                            pos = self.key(pos)?;
+                            continue 'value;
+                        }
+                        (false, None) => return Err(truncated()),
+                        (false, Some(_)) => continue 'value,
+                    }
+                }
+                b't' => {
+                    pos = literal(b, pos, b"true")?;
+                    push(self.nodes, TRUE, 0, 0, 0);
+                }
+                b'f' => {
+                    pos = literal(b, pos, b"false")?;
+                    push(self.nodes, FALSE, 0, 0, 0);
+                }
+                b'n' => {
+                    pos = literal(b, pos, b"null")?;
+                    push(self.nodes, NULL, 0, 0, 0);
+                }
+                _ => return Err(err_at(pos, "invalid character")),
+            }
+            // A value is complete: count it in its container, closing containers as they end.
+            loop {
+                let Some(top) = self.stack.last_mut() else {
+                    skip_ws!(b, pos);
+                    if pos != b.len() {
+                        return Err(err_at(pos, "trailing characters"));
+                    }
+                    return Ok(deepest);
+                };
+                top.count += 1;
+                let object = top.object;
+                skip_ws!(b, pos);
+                match (object, b.get(pos)) {
+                    (true, Some(b',')) => {
+                        pos += 1;
+                        skip_ws!(b, pos);
+                        if b.get(pos) == Some(&b'}') {
+                            return Err(err_at(pos, "trailing comma in object"));
+                        }
+                        pos = self.key(pos)?;
+                        continue 'value;
+                    }
+                    (true, Some(b'}')) | (false, Some(b']')) => {
+                        pos += 1;
+                        self.close();
+                    }
+                    (false, Some(b',')) => {
+                        pos += 1;
+                        skip_ws!(b, pos);
+                        if b.get(pos) == Some(&b']') {
+                            return Err(err_at(pos, "trailing comma in array"));
+                        }
+                        continue 'value;
+                    }
+                    (_, None) => return Err(truncated()),
+                    (true, Some(_)) => return Err(err_at(pos, "expected ',' or '}'")),
+                    (false, Some(_)) => return Err(err_at(pos, "expected ',' or ']'")),
+                }
+            }
+        }
+    }
+
+    /// Close the innermost container at the current node count.
+    #[inline(always)]
+    fn close(&mut self) {
+        let end = self.nodes.len() as u32;
+        if let Some(open) = self.stack.pop() {
+            if let Some(n) = self.nodes.get_mut(open.node as usize) {
+                n.a = end;
+                n.b = open.count;
+            }
+        }
+    }
+
+    /// `"key" :` at `pos` (whitespace already skipped): a key node with its id; the position
+    /// after the colon.
+    #[inline(always)]
+    fn key(&mut self, pos: usize) -> PResult<usize> {
+        let b = self.b;
+        match b.get(pos) {
+            Some(b'"') => {}
+            None => return Err(truncated()),
+            Some(_) => return Err(err_at(pos, "object keys must be strings")),
+        }
+        let mut pos = self.string(pos)?;
+        if let (Some(keys), Some(node)) = (self.keys, self.nodes.last_mut()) {
+            let src: &str = if node.flags & ESCAPED != 0 {
+                self.arena.as_str()
+            } else {
+                self.text
+            };
+            let k = src
+                .get(node.a as usize..node.a as usize + node.b as usize)
+                .unwrap_or_default();
+            node.id = keys.lookup(k);
+        }
+        skip_ws!(b, pos);
+        match b.get(pos) {
+            Some(b':') => Ok(pos + 1),
+            None => Err(truncated()),
+            Some(_) => Err(err_at(pos, "expected ':'")),
+        }
+    }
+
+    #[inline(always)]
+    fn number(&mut self, mut pos: usize) -> PResult<usize> {
+        let b = self.b;
+        let start = pos;
+        let negative = b.get(pos) == Some(&b'-');
+        if negative {
+            pos += 1;
+            if pos == b.len() {
+                return Err(err_at(pos, "invalid number"));
+            }
+        }
+        match b.get(pos) {
+            Some(b'0') => {
+                pos += 1;
+                if b.get(pos).is_some_and(u8::is_ascii_digit) {
+                    return Err(err_at(pos, "invalid number"));
+                }
+            }
+            Some(b'1'..=b'9') => pos = digits(b, pos + 1),
+            _ => return Err(err_at(pos, "invalid character")),
+        }
+        let int_digits = pos - start - usize::from(negative);
+        let mut is_float = false;
+        if b.get(pos) == Some(&b'.') {
+            is_float = true;
+            let end = digits(b, pos + 1);
+            if end == pos + 1 {
+                return Err(err_at(end, "invalid number"));
+            }
+            pos = end;
+        }
+        if matches!(b.get(pos), Some(b'e' | b'E')) {
+            is_float = true;
+            pos += 1;
+            if matches!(b.get(pos), Some(b'+' | b'-')) {
+                pos += 1;
+            }
+            let end = digits(b, pos);
+            if end == pos {
+                return Err(err_at(end, "invalid number"));
+            }
+            pos = end;
+        }
+        let len = pos - start;
+        if is_float {
+            push(self.nodes, FLOAT, 0, start, len);
+            return Ok(pos);
+        }
+        // msgspec hands integers that do not fit 64 bits to CPython's int(): over 4300
+        // characters, or over sys.get_int_max_str_digits() digits, is "out of range".
+        if len > 19 {
+            let limit = self.limits.int_max_str_digits;
+            if len > MAX_INT_LITERAL || (limit > 0 && int_digits > limit) {
+                return Err(int_out_of_range());
+            }
+        }
+        push(self.nodes, INT, 0, start, len);
+        Ok(pos)
+    }
+
+    /// A string at `pos` (its opening quote): a span of the input, or of the arena when it
+    /// has escapes; the position after the closing quote.
+    #[inline(always)]
+    fn string(&mut self, pos: usize) -> PResult<usize> {
+        let b = self.b;
+        let start = pos + 1;
+        let mut pos = start;
+        loop {
+            pos = scan_plain(b, pos);
+            match b.get(pos) {
+                Some(b'"') => {
+                    push(self.nodes, STR, 0, start, pos - start);
+                    return Ok(pos + 1);
+                }
+                Some(b'\\') => {
+                    let (at, len, end) = escaped_string(b, self.text, start, pos, self.arena)?;
+                    push(self.nodes, STR, ESCAPED, at, len);
+                    return Ok(end);
+                }
+                None => return Err(truncated()),
+                Some(&c) if c < 0x20 => return Err(err_at(pos, "invalid character")),
+                Some(_) => pos += 1,
+            }
+        }
+    }
+}
+
+/// The rest of a string with escapes (`pos` at the first backslash), into the arena: (arena
+/// offset, length, the position after the closing quote).
+#[cold]
+#[inline(never)]
+fn escaped_string(
+    b: &[u8],
+    text: &str,
+    start: usize,
+    mut pos: usize,
+    arena: &mut String,
+) -> PResult<(usize, usize, usize)> {
+    let at = arena.len();
+    arena.push_str(text.get(start..pos).unwrap_or_default());
+    loop {
+        match b.get(pos) {
+            None => return Err(truncated()),
+            Some(b'"') => return Ok((at, arena.len() - at, pos + 1)),
+            Some(b'\\') => {
+                pos += 1;
+                pos = escape(b, pos, arena)?;
+            }
+            Some(&c) if c < 0x20 => return Err(err_at(pos, "invalid character")),
+            Some(_) => {
+                // Copy a run of plain characters at once.
+                let run = pos;
+                pos = scan_plain(b, pos);
+                arena.push_str(text.get(run..pos).unwrap_or_default());
+            }
+        }
+    }
+}
+
+/// One escape after its backslash, appended to the arena; the position after it.
+fn escape(b: &[u8], mut pos: usize, out: &mut String) -> PResult<usize> {
+    let Some(&c) = b.get(pos) else {
+        return Err(truncated());
+    };
+    pos += 1;
+    match c {
+        b'"' => out.push('"'),
+        b'\\' => out.push('\\'),
+        b'/' => out.push('/'),
+        b'b' => out.push('\u{8}'),
+        b'f' => out.push('\u{c}'),
+        b'n' => out.push('\n'),
+        b'r' => out.push('\r'),
+        b't' => out.push('\t'),
+        b'u' => {
+            let cp = hex4(b, &mut pos)?;
+            let ch = if (0xd800..0xdc00).contains(&cp) {
+                // A high surrogate must be followed by \u and a low surrogate.
+                if b.len() - pos < 6 {
+                    return Err(truncated());
+                }
+                if b.get(pos) != Some(&b'\\') || b.get(pos + 1) != Some(&b'u') {
+                    return Err(err_at(pos + 1, "invalid escape character in string"));
+                }
+                pos += 2;
+                let lo = hex4(b, &mut pos)?;
+                if !(0xdc00..0xe000).contains(&lo) {
+                    return Err(err_at(pos, "invalid utf-16 surrogate pair"));
+                }
+                char::from_u32(0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00))
+            } else if (0xdc00..0xe000).contains(&cp) {
+                return Err(err_at(pos, "invalid utf-16 surrogate pair"));
+            } else {
+                char::from_u32(cp)
+            };
+            match ch {
+                Some(ch) => out.push(ch),
+                None => return Err(err_at(pos, "invalid utf-16 surrogate pair")),
+            }
+        }
+        _ => return Err(err_at(pos, "invalid escape character in string")),
+    }
+    Ok(pos)
+}
+
+fn hex4(b: &[u8], pos: &mut usize) -> PResult<u32> {
+    if b.len() - *pos < 4 {
+        return Err(truncated());
+    }
+    let mut cp = 0u32;
+    for _ in 0..4 {
+        let c = b.get(*pos).copied().unwrap_or(0);
+        *pos += 1;
+        let d = match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            b'A'..=b'F' => c - b'A' + 10,
+            _ => return Err(err_at(*pos, "invalid character in unicode escape")),
+        };
+        cp = (cp << 4) | u32::from(d);
+    }
+    Ok(cp)
+}
+
+#[inline(always)]
+fn digits(b: &[u8], mut pos: usize) -> usize {
+    while b.get(pos).is_some_and(u8::is_ascii_digit) {
+        pos += 1;
+    }
+    pos
+}
+
+fn literal(b: &[u8], pos: usize, word: &[u8]) -> PResult<usize> {
+    let end = pos + word.len();
+    match b.get(pos..end) {
+        Some(s) if s == word => Ok(end),
+        Some(_) => Err(err_at(pos, "invalid character")),
+        None => {
+            // A prefix of the word up to the end is a truncation, anything else is bad.
+            let rest = b.get(pos..).unwrap_or_default();
+            if word.starts_with(rest) {
+                Err(truncated())
+            } else {
+                Err(err_at(pos, "invalid character"))
+            }
+        }
+    }
+}
+
+/// The index of the first byte at or after `i` that ends a plain run of string content: a quote,
+/// a backslash or a control character (eight bytes at a time).
+#[inline(always)]
+fn scan_plain(b: &[u8], mut i: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    while let Some(chunk) = b.get(i..i + 8) {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(w);
+        let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+        // The lowest flagged byte of each mask is exact (later ones may be false positives).
+        let hit = zero(w ^ (ONES * u64::from(b'"')))
+            | zero(w ^ (ONES * u64::from(b'\\')))
+            | (w.wrapping_sub(ONES * 0x20) & !w & HIGH);
+        if hit != 0 {
+            return i + (hit.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while let Some(&c) = b.get(i) {
+        if c == b'"' || c == b'\\' || c < 0x20 {
+            break;
+        }
+        i += 1;
+    }
+    i
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::json;
+
+    fn both(text: &str, limits: ParseLimits, keys: Option<&KeyTable>) {
+        let tree = json::parse(text, limits, keys);
+        let mut tape = Tape::default();
+        let ours = tape.parse(text, limits, keys);
+        match (&tree, &ours) {
+            (Ok(v), Ok(())) => {
+                let doc = tape.doc(text);
+                assert_eq!(&doc.to_value(0), v, "{text:?}");
+                assert_eq!(doc.next(0) as usize, doc.nodes.len());
+            }
+            (Err(a), Err(b)) => assert_eq!(a, b, "{text:?}"),
+            _ => panic!("{text:?}: tree {tree:?} vs tape {ours:?}"),
+        }
+    }
+
+    #[test]
+    fn agrees_with_the_tree_parser() {
+        let mut keys = KeyTable::default();
+        for k in ["a", "topic", "data", "s", "positions"] {
+            keys.intern(k);
+        }
+        let limits = ParseLimits {
+            max_depth: 4,
+            hard_depth: 12,
+            int_max_str_digits: 4300,
+        };
+        let seeds = [
+            r#"{"topic":"position","ts":1,"data":{"positions":[{"s":"PERP_BTC_USDT","h":"-0.5","a":[1,2.5e3,true,false,null,{}],"a":"\u00e9\ud83d\ude00\n"}]}}"#,
+            r#"[1, -0, 0.5, "x\"y", {"a" : {"b":[[]]}}, [], {}]"#,
+            r#"{"a":[[[[[1]]]]],"a":1}"#,
+            r#"  "a\/b"  "#,
+        ];
+        let alphabet = b"{}[]\",:0123456789.eE+-tfnul \\u\x01\t";
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for seed in seeds {
+            for lim in [limits, ParseLimits::default()] {
+                both(seed, lim, Some(&keys));
+                both(seed, lim, None);
+            }
+            for _ in 0..20_000 {
+                let mut buf = seed.as_bytes().to_vec();
+                for _ in 0..(next() % 4 + 1) {
+                    let i = (next() as usize) % (buf.len() + 1);
+                    let c = alphabet[(next() as usize) % alphabet.len()];
+                    match next() % 3 {
+                        0 if i < buf.len() => buf[i] = c,
+                        1 if i < buf.len() => {
+                            buf.remove(i);
+                        }
+                        _ => buf.insert(i, c),
+                    }
+                }
+                if let Ok(t) = std::str::from_utf8(&buf) {
+                    both(t, limits, Some(&keys));
+                }
+            }
+        }
+        for text in [
+            "", "[1,]", "01", "1.", "-", "\"abc", "tru", "nul", "[1 2]", "{\"a\"}", "{1:2}",
+            "\"\\ud800\"", "\"\\u12G4\"", "[[[[[[[[[[[[[1]]]]]]]]]]]]]",
+        ] {
+            both(text, limits, None);
+        }
+        both(&"1".repeat(4301), limits, None);
+        both(&"1".repeat(4300), limits, None);
+    }
+
+    #[test]
+    fn lookups_and_skips() {
+        let mut keys = KeyTable::default();
+        let a = keys.intern("a");
+        let text = r#"{"a":1,"b":{"c":[1,{"d":2}]},"a":[3,4],"e":"x\ty"}"#;
+        let mut tape = Tape::default();
+        tape.parse(text, ParseLimits::default(), Some(&keys))
+            .unwrap();
+        let doc = tape.doc(text);
+        let v = doc.get(0, a, "a").unwrap();
+        assert_eq!(doc.tag(v), ARRAY);
+        assert_eq!(doc.item(v, 1).map(|i| doc.text(i)), Some("4"));
+        assert_eq!(doc.item(v, 2), None);
+        let e = doc.get(0, 0, "e").unwrap();
+        assert_eq!(doc.text(e), "x\ty");
+        assert_eq!(doc.raw(e), None);
+        assert_eq!(doc.get(0, 0, "zz"), None);
+        assert_eq!(doc.dedup_members(0).len(), 3);
+    }
+}
