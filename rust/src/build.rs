@@ -110,7 +110,13 @@ impl PyParts {
             consts,
             cache: Mutex::new(BuildCache::default()),
             defaults,
-            max_fields: plan.kinds.iter().map(|k| k.fields.len()).max().unwrap_or(0).max(4),
+            max_fields: plan
+                .kinds
+                .iter()
+                .map(|k| k.fields.len())
+                .max()
+                .unwrap_or(0)
+                .max(4),
         })
     }
 }
@@ -329,7 +335,10 @@ impl<'py, 'p> Builder<'py, 'p> {
         if let Some(Some(s)) = cache.get(index) {
             return s.bind(py).clone().into_any();
         }
-        let s = PyString::new(py, text);
+        let s = new_str(py, text);
+        let Ok(s) = s.cast_into::<PyString>() else {
+            return PyString::new(py, text).into_any();
+        };
         if cache.len() <= index {
             cache.resize_with(index + 1, || None);
         }
@@ -347,7 +356,7 @@ impl<'py, 'p> Builder<'py, 'p> {
             Slot::Int(i) => i.into_pyobject(py)?.into_any(),
             Slot::Float(f) => PyFloat::new(py, *f).into_any(),
             Slot::Decimal(t) => decimal(py, t)?,
-            Slot::Str(s) => PyString::new(py, s).into_any(),
+            Slot::Str(s) => new_str(py, s),
             Slot::Interned(id) => match self.parts.strings.get(*id as usize) {
                 Some(s) => s.bind(py).clone().into_any(),
                 None => return Err(PyValueError::new_err("internal error: string id")),
@@ -358,7 +367,7 @@ impl<'py, 'p> Builder<'py, 'p> {
             },
             Slot::Symbol(id, s) => self.symbol(2 * *id as usize, s),
             Slot::RawSymbol(id, s) => self.symbol(2 * *id as usize + 1, s),
-            Slot::Shared(s) => PyString::new(py, s).into_any(),
+            Slot::Shared(s) => new_str(py, s),
         })
     }
 
@@ -381,8 +390,10 @@ fn singleton_defaults(cls: &Bound<'_, PyAny>, fields: &[&str]) -> Vec<Option<Py<
     ) else {
         return none();
     };
-    let (Ok(names), Ok(defaults)) = (names.cast_into::<PyTuple>(), defaults.cast_into::<PyTuple>())
-    else {
+    let (Ok(names), Ok(defaults)) = (
+        names.cast_into::<PyTuple>(),
+        defaults.cast_into::<PyTuple>(),
+    ) else {
         return none();
     };
     // The class's own field order must be the plan's, or nothing is left out.
@@ -397,18 +408,47 @@ fn singleton_defaults(cls: &Bound<'_, PyAny>, fields: &[&str]) -> Vec<Option<Py<
     let first = names.len() - defaults.len();
     let singletons = [
         py.None().into_bound(py),
-        true.into_pyobject(py).map(|b| b.to_owned().into_any()).ok().unwrap_or_else(|| py.None().into_bound(py)),
-        false.into_pyobject(py).map(|b| b.to_owned().into_any()).ok().unwrap_or_else(|| py.None().into_bound(py)),
+        true.into_pyobject(py)
+            .map(|b| b.to_owned().into_any())
+            .ok()
+            .unwrap_or_else(|| py.None().into_bound(py)),
+        false
+            .into_pyobject(py)
+            .map(|b| b.to_owned().into_any())
+            .ok()
+            .unwrap_or_else(|| py.None().into_bound(py)),
     ];
     (0..names.len())
         .map(|i| {
-            let d = i.checked_sub(first).and_then(|j| defaults.get_item(j).ok())?;
-            singletons
-                .iter()
-                .any(|s| s.is(&d))
-                .then(|| d.unbind())
+            let d = i
+                .checked_sub(first)
+                .and_then(|j| defaults.get_item(j).ok())?;
+            singletons.iter().any(|s| s.is(&d)).then(|| d.unbind())
         })
         .collect()
+}
+
+/// A Python str of `text`: an ASCII text is copied into a new compact ASCII string (what
+/// msgspec does), skipping CPython's UTF-8 decoder; any other text goes through it.
+fn new_str<'py>(py: Python<'py>, text: &str) -> Bound<'py, PyAny> {
+    if text.is_ascii() {
+        if let Ok(len) = ffi::Py_ssize_t::try_from(text.len()) {
+            // SAFETY: PyUnicode_New returns a new compact string of `len` code points with
+            // maxchar 127, i.e. 1 byte per character and room for `len` bytes (plus the NUL it
+            // writes itself), or NULL with an exception set. We write exactly `len` ASCII
+            // bytes into its data before anyone else sees it.
+            unsafe {
+                let obj = ffi::PyUnicode_New(len, 127);
+                if !obj.is_null() {
+                    let data = ffi::PyUnicode_DATA(obj).cast::<u8>();
+                    std::ptr::copy_nonoverlapping(text.as_ptr(), data, text.len());
+                    return Bound::from_owned_ptr(py, obj);
+                }
+                ffi::PyErr_Clear();
+            }
+        }
+    }
+    PyString::new(py, text).into_any()
 }
 
 /// `decimal.Decimal(text)`.

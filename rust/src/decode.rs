@@ -16,18 +16,17 @@ use std::sync::Arc;
 use crate::error::{field_error, Failure, FailureKind, FieldError, FieldErrorKind};
 use crate::inflate::{self, InflateError};
 use crate::json::{self, JsonError, ParseLimits, Value};
-use crate::tape::{self, Doc, Tape};
 use crate::plan::{
     Base, Case, CmpOp, Cond, Emit, Exchange, FastConst, FastMap, Field, FieldType, Iter, JsonType,
     KindId, Op, Part, Path, Plan, Route, Source,
 };
+use crate::tape::{self, Doc, Tape};
 use crate::text;
 
 /// Timestamps below this are seconds (1e11 ms is March 1973).
 const SECONDS_BELOW: i64 = 100_000_000_000;
 /// The symbol cache stops growing here (the reference decoder's bound).
 pub const SYMBOL_CACHE_MAX: usize = 65_536;
-
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Numbers {
@@ -173,10 +172,6 @@ pub struct State {
     tape: Tape,
     /// libdeflate's decompressor (made on the first gzip frame).
     inflater: Option<inflate::FastInflater>,
-    /// Member indexes of the large objects of a frame (reused).
-    index: [KeyIndex; 2],
-    /// Which of `index` was used last.
-    last_index: usize,
     /// The gathered members of the current record, by the emit's gather slot (`MISSING`).
     vals: Vec<u32>,
     /// The root's members, by the exchange's root slot (`MISSING`).
@@ -196,29 +191,14 @@ const RECENT: usize = 256;
 /// The recent-symbol cache's slot of a raw symbol.
 #[inline(always)]
 fn recent_hash(b: &[u8]) -> usize {
-    let head = b
-        .first_chunk::<8>()
-        .map_or_else(|| b.iter().fold(0u64, |h, &c| (h << 8) | u64::from(c)), |c| {
-            u64::from_le_bytes(*c)
-        });
+    let head = b.first_chunk::<8>().map_or_else(
+        || b.iter().fold(0u64, |h, &c| (h << 8) | u64::from(c)),
+        |c| u64::from_le_bytes(*c),
+    );
     let tail = b.last_chunk::<8>().map_or(0, |c| u64::from_le_bytes(*c));
-    let h = (head ^ tail.rotate_left(31) ^ (b.len() as u64))
-        .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let h = (head ^ tail.rotate_left(31) ^ (b.len() as u64)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     (h >> 56) as usize & (RECENT - 1)
 }
-
-/// The members of one object by key id, for O(1) lookups in records with many keys:
-/// `val[id]` is the value node of key `id` when `stamp[id] == gen`.
-#[derive(Debug, Default)]
-struct KeyIndex {
-    obj: u32,
-    gen: u32,
-    stamp: Vec<u32>,
-    val: Vec<u32>,
-}
-
-/// Objects with more members than this get a [`KeyIndex`]; smaller ones are scanned.
-const INDEX_MIN_MEMBERS: u32 = 8;
 
 /// One exchange's decoder over a shared plan.
 #[derive(Debug)]
@@ -351,9 +331,6 @@ impl Engine {
             Err(e) => return Err(self.json_failure(json::utf8_error(buf, &e))),
         };
         let mut tape = std::mem::take(&mut st.tape);
-        for idx in &mut st.index {
-            idx.obj = u32::MAX; // node numbers are per frame
-        }
         let result = match tape.parse(raw, self.parse_limits(), Some(&self.plan.keys)) {
             Ok(()) => {
                 let doc = tape.doc(raw);
@@ -861,59 +838,11 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
         }
     }
 
-    /// The value of key `id` in object node `obj` (the last duplicate wins).
+    /// The value of key `id` in object node `obj` (the last duplicate wins; large objects are
+    /// indexed by the parser, so this is never linear in a frame-controlled size).
     #[inline]
     fn member(&mut self, obj: u32, id: u32, key: &str) -> Option<u32> {
-        let n = self.doc.node(obj);
-        if n.tag != tape::OBJECT {
-            return None;
-        }
-        if id == 0 || n.b <= INDEX_MIN_MEMBERS {
-            return self.doc.get(obj, id, key);
-        }
-        let st = &mut *self.st;
-        let which = if st.index[st.last_index].obj == obj && st.index[st.last_index].gen != 0 {
-            st.last_index
-        } else if st.index[1 - st.last_index].obj == obj && st.index[1 - st.last_index].gen != 0
-        {
-            1 - st.last_index
-        } else {
-            let which = 1 - st.last_index;
-            let size = self.eng.plan.keys.len() + 1;
-            let idx = &mut st.index[which];
-            if idx.stamp.len() != size {
-                idx.stamp = vec![0; size];
-                idx.val = vec![0; size];
-                idx.gen = 0;
-            }
-            idx.gen = idx.gen.wrapping_add(1);
-            if idx.gen == 0 {
-                idx.stamp.iter_mut().for_each(|s| *s = 0);
-                idx.gen = 1;
-            }
-            idx.obj = obj;
-            let gen = idx.gen;
-            let mut i = obj + 1;
-            while i < n.a {
-                let k = self.doc.node(i);
-                if let (Some(s), Some(v)) =
-                    (idx.stamp.get_mut(k.id as usize), idx.val.get_mut(k.id as usize))
-                {
-                    if k.id != 0 {
-                        *s = gen;
-                        *v = i + 1;
-                    }
-                }
-                i = self.doc.next(i + 1);
-            }
-            which
-        };
-        st.last_index = which;
-        let idx = &st.index[which];
-        match (idx.stamp.get(id as usize), idx.val.get(id as usize)) {
-            (Some(&s), Some(&v)) if s == idx.gen => Some(v),
-            _ => None,
-        }
+        self.doc.get(obj, id, key)
     }
 
     /// `_get(path, rec, root, parent, key)`.
@@ -921,8 +850,12 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
     fn get(&mut self, path: &Path, ctx: Ctx) -> Got {
         let mut keys = path.keys.as_slice();
         let gathered = match (path.base, path.rec_slot, path.root_slot) {
-            (Base::Rec, Some(slot), _) if ctx.rec == self.gathered => self.st.vals.get(usize::from(slot)),
-            (Base::Rec, _, Some(slot)) if ctx.rec == ROOT => self.st.root_vals.get(usize::from(slot)),
+            (Base::Rec, Some(slot), _) if ctx.rec == self.gathered => {
+                self.st.vals.get(usize::from(slot))
+            }
+            (Base::Rec, _, Some(slot)) if ctx.rec == ROOT => {
+                self.st.root_vals.get(usize::from(slot))
+            }
             (Base::Root, _, Some(slot)) => self.st.root_vals.get(usize::from(slot)),
             _ => None,
         };
@@ -1353,7 +1286,12 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
     ) -> Result<(), FieldError> {
         let v = match (f.fast, &f.source) {
             (Some(slot), _) if ctx.rec == self.gathered => {
-                let v = self.st.vals.get(usize::from(slot)).copied().unwrap_or(MISSING);
+                let v = self
+                    .st
+                    .vals
+                    .get(usize::from(slot))
+                    .copied()
+                    .unwrap_or(MISSING);
                 if v == MISSING || self.doc.tag(v) == tape::NULL {
                     ABSENT
                 } else {
@@ -1502,7 +1440,12 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
             tape::FALSE => "false",
             _ => return None,
         };
-        let find = |k: &str| fm.entries.iter().find(|(x, _)| x == k).and_then(|(_, id)| *id);
+        let find = |k: &str| {
+            fm.entries
+                .iter()
+                .find(|(x, _)| x == k)
+                .and_then(|(_, id)| *id)
+        };
         let id = if fm.ci {
             text::with_lower(t, find)
         } else {
@@ -1528,8 +1471,9 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
                         let x = text::parse_float(t);
                         x.is_finite().then_some(Slot::Float(x))
                     }
-                    Numbers::Decimal => text::decimal_constructible(t)
-                        .then_some(Slot::Decimal(Cow::Borrowed(t))),
+                    Numbers::Decimal => {
+                        text::decimal_constructible(t).then_some(Slot::Decimal(Cow::Borrowed(t)))
+                    }
                 }
             }
             (FieldType::Decimal, tape::INT) if self.eng.numbers == Numbers::Float => {
@@ -1538,9 +1482,9 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
                 (n.unsigned_abs() <= 1 << 53).then_some(Slot::Float(n as f64))
             }
             (FieldType::Int, tape::INT) => Some(Slot::Int(parse_i64(self.doc.raw(v)?)?)),
-            (FieldType::Time, tape::INT) => Some(Slot::Int(seconds_to_ms(parse_i64(
-                self.doc.raw(v)?,
-            )?))),
+            (FieldType::Time, tape::INT) => {
+                Some(Slot::Int(seconds_to_ms(parse_i64(self.doc.raw(v)?)?)))
+            }
             (FieldType::Bool, tape::TRUE) => Some(Slot::Bool(true)),
             (FieldType::Bool, tape::FALSE) => Some(Slot::Bool(false)),
             (FieldType::Enum, tape::STR) => {
@@ -1957,7 +1901,10 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
     fn symbol(&mut self, raw: Cow<'a, str>) -> (Slot<'a>, Slot<'a>) {
         let h = recent_hash(raw.as_bytes());
         if let Some(&r) = self.st.recent.get(h) {
-            if let Some((key, unified)) = r.checked_sub(1).and_then(|id| self.st.entries.get(id as usize)) {
+            if let Some((key, unified)) = r
+                .checked_sub(1)
+                .and_then(|id| self.st.entries.get(id as usize))
+            {
                 if key.as_ref() == raw.as_ref() {
                     let id = r - 1;
                     return (
@@ -2100,7 +2047,10 @@ fn missing(unmapped: Option<Box<str>>) -> FieldError {
 #[cold]
 #[inline(never)]
 fn decimal_out_of_range(t: &str) -> FieldError {
-    field_error(format!("number {} is out of range", text::prefix_chars(t, 40)))
+    field_error(format!(
+        "number {} is out of range",
+        text::prefix_chars(t, 40)
+    ))
 }
 
 #[cold]

@@ -112,9 +112,10 @@ pub fn gunzip_fast(
     out: &mut Vec<u8>,
 ) -> Result<(), InflateError> {
     // ID1 ID2 CM=8 FLG=0, then MTIME XFL OS; the trailer's ISIZE is the size (mod 2^32).
-    if let ([0x1f, 0x8b, 8, 0, ..], Some(&[a, b, c, d])) =
-        (input, input.len().checked_sub(4).and_then(|i| input.get(i..)))
-    {
+    if let ([0x1f, 0x8b, 8, 0, ..], Some(&[a, b, c, d])) = (
+        input,
+        input.len().checked_sub(4).and_then(|i| input.get(i..)),
+    ) {
         let size = u32::from_le_bytes([a, b, c, d]) as usize;
         if input.len() >= 18 && size <= limit {
             if fast.is_none() {
@@ -130,8 +131,33 @@ pub fn gunzip_fast(
     gunzip(input, limit, out)
 }
 
+/// What zlib-rs 0.6 reports when its fast loop found bad data (it overwrites the real message in
+/// the same call; C zlib keeps it).
+const OVERWRITTEN: &str = "repeated call with bad state";
+
 /// Inflate one gzip member of `input` into `out` (cleared first); at most `limit` bytes.
 pub fn gunzip(input: &[u8], limit: usize, out: &mut Vec<u8>) -> Result<(), InflateError> {
+    match gunzip_windows(input, limit, out, usize::MAX) {
+        Err(InflateError::Bad(OVERWRITTEN)) => {
+            // With output windows under 258 bytes zlib-rs never takes its fast loop, so the
+            // message zlib gives survives (errors are cold: the second pass costs nothing).
+            let mut again = Vec::new();
+            match gunzip_windows(input, limit, &mut again, 257) {
+                Err(InflateError::Bad(m)) => Err(InflateError::Bad(m)),
+                _ => Err(InflateError::Bad(OVERWRITTEN)),
+            }
+        }
+        r => r,
+    }
+}
+
+/// [`gunzip`] handing zlib-rs at most `window` bytes of output room per call.
+fn gunzip_windows(
+    input: &[u8],
+    limit: usize,
+    out: &mut Vec<u8>,
+    window: usize,
+) -> Result<(), InflateError> {
     out.clear();
     let cap = limit.saturating_add(1);
     // ISIZE (the last four bytes) is a hint only: it is checked by zlib at the end.
@@ -154,7 +180,9 @@ pub fn gunzip(input: &[u8], limit: usize, out: &mut Vec<u8>) -> Result<(), Infla
             let grow = out.capacity().max(4096).min(cap - out.len());
             out.reserve(grow);
         }
-        let room = (cap - out.len()).min(out.capacity() - out.len());
+        let room = (cap - out.len())
+            .min(out.capacity() - out.len())
+            .min(window);
         let consumed = usize::try_from(z.total_in()).unwrap_or(usize::MAX);
         let rest = input.get(consumed..).unwrap_or_default();
         let before_out = z.total_out();
@@ -309,6 +337,21 @@ pub(crate) mod tests {
                 }
             }
         }
+    }
+
+    /// zlib's message, not zlib-rs's "repeated call with bad state", whatever the buffer size
+    /// (fuzz finding F2).
+    #[test]
+    fn bad_data_keeps_zlibs_message() {
+        let member = [
+            0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x62, 0x62, 0x62, 0x62, 0x62, 0x00, 0x62, 0x62,
+            0x62, 0x62, 0x62, 0x62, 0xff, 0x00, 0x62, 0x62, 0x62, 0xff, 0xff, 0x00,
+        ];
+        let mut out = Vec::new();
+        let want = Err(InflateError::Bad("invalid distance too far back"));
+        assert_eq!(gunzip(&member, 64, &mut out), want);
+        assert_eq!(gunzip(&member, 16 << 20, &mut out), want);
+        assert_eq!(gunzip_fast(&mut None, &member, 16 << 20, &mut out), want);
     }
 
     #[test]

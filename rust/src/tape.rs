@@ -32,7 +32,10 @@ pub const ESCAPED: u8 = 1;
 /// * ARRAY, OBJECT: `a` is the index one past the container's last node, `b` the number of
 ///   items (members for an object: each is a key node followed by its value's nodes);
 /// * object keys are STR nodes whose `id` is the key's id in the plan's [`KeyTable`] (0: a key
-///   the plan never looks up).
+///   the plan never looks up);
+/// * an OBJECT with more than [`INDEX_MIN_MEMBERS`] members has `id` = 1 + the position of its
+///   member index in [`Tape::index`] (0: none), so a lookup in it is a binary search, whatever
+///   the frame's shape.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[repr(C)]
 pub struct Node {
@@ -48,8 +51,14 @@ pub struct Node {
 pub struct Tape {
     pub nodes: Vec<Node>,
     pub arena: String,
+    /// Member indexes of large objects: at an object's position, `(n, 0)`, then its `n`
+    /// `(key id, value node)` pairs sorted by key id, one per id (the last duplicate).
+    pub index: Vec<(u32, u32)>,
     stack: Vec<Open>,
 }
+
+/// Objects with more members than this are indexed at parse time.
+pub const INDEX_MIN_MEMBERS: u32 = 64;
 
 /// An open container: its node, how many items it has so far, whether it is an object.
 #[derive(Debug, Clone, Copy)]
@@ -65,6 +74,7 @@ pub struct Doc<'a, 't> {
     pub text: &'a str,
     pub nodes: &'t [Node],
     pub arena: &'t str,
+    pub index: &'t [(u32, u32)],
 }
 
 const EMPTY: Node = Node {
@@ -135,6 +145,9 @@ impl<'a, 't> Doc<'a, 't> {
         if n.tag != OBJECT {
             return None;
         }
+        if id != 0 && n.id != 0 {
+            return self.indexed(n.id - 1, id);
+        }
         let end = n.a;
         let mut i = obj + 1;
         let mut found = None;
@@ -151,6 +164,18 @@ impl<'a, 't> Doc<'a, 't> {
             i = self.next(i + 1);
         }
         found
+    }
+
+    /// A lookup in the member index at `at` of [`Tape::index`].
+    fn indexed(&self, at: u32, id: u32) -> Option<u32> {
+        let at = at as usize;
+        let &(n, _) = self.index.get(at)?;
+        let entries = self.index.get(at + 1..at + 1 + n as usize)?;
+        entries
+            .binary_search_by_key(&id, |&(k, _)| k)
+            .ok()
+            .and_then(|i| entries.get(i))
+            .map(|&(_, v)| v)
     }
 
     /// The items of array node `arr` (None for a non-array).
@@ -283,8 +308,7 @@ impl<'a, 't> Doc<'a, 't> {
                 }
                 OBJECT => {
                     deepest = deepest.max(d);
-                    let members: Vec<(u32, u32)> =
-                        self.members(v).into_iter().flatten().collect();
+                    let members: Vec<(u32, u32)> = self.members(v).into_iter().flatten().collect();
                     let mut seen: HashSet<&str> = HashSet::new();
                     for &(k, val) in members.iter().rev() {
                         if !seen.insert(self.text(k)) {
@@ -351,6 +375,7 @@ impl Tape {
     ) -> Result<(), JsonError> {
         self.nodes.clear();
         self.arena.clear();
+        self.index.clear();
         self.stack.clear();
         if text.len() >= u32::MAX as usize {
             return Err(JsonError::Syntax("JSON is malformed: too large".to_owned()));
@@ -363,15 +388,12 @@ impl Tape {
             keys,
             nodes: &mut self.nodes,
             arena: &mut self.arena,
+            index: &mut self.index,
             stack: &mut self.stack,
         };
         let deepest = p.document().map_err(|e| *e.0)?;
         if deepest > limits.max_depth {
-            let doc = Doc {
-                text,
-                nodes: &self.nodes,
-                arena: &self.arena,
-            };
+            let doc = self.doc(text);
             if doc.dedup_depth(0) > limits.max_depth {
                 return Err(JsonError::TooDeep);
             }
@@ -384,6 +406,7 @@ impl Tape {
             text,
             nodes: &self.nodes,
             arena: &self.arena,
+            index: &self.index,
         }
     }
 }
@@ -404,7 +427,9 @@ fn err_at(pos: usize, what: &str) -> PErr {
 #[cold]
 #[inline(never)]
 fn truncated() -> PErr {
-    PErr(Box::new(JsonError::Syntax("Input data was truncated".to_owned())))
+    PErr(Box::new(JsonError::Syntax(
+        "Input data was truncated".to_owned(),
+    )))
 }
 
 #[cold]
@@ -464,10 +489,10 @@ struct Parser<'a, 'k, 'p> {
     keys: Option<&'k KeyTable>,
     nodes: &'p mut Vec<Node>,
     arena: &'p mut String,
+    index: &'p mut Vec<(u32, u32)>,
     /// The open containers.
     stack: &'p mut Vec<Open>,
 }
-
 
 impl Parser<'_, '_, '_> {
     /// The whole document: the deepest raw nesting.
@@ -576,6 +601,40 @@ impl Parser<'_, '_, '_> {
                 n.a = end;
                 n.b = open.count;
             }
+            if open.object && open.count > INDEX_MIN_MEMBERS {
+                self.index_object(open.node, end);
+            }
+        }
+    }
+
+    /// Index the members of a large object (one pass and a sort: no lookup in it is linear).
+    #[cold]
+    #[inline(never)]
+    fn index_object(&mut self, obj: u32, end: u32) {
+        let doc = Doc {
+            text: self.text,
+            nodes: self.nodes,
+            arena: self.arena,
+            index: &[],
+        };
+        let mut entries: Vec<(u32, u32)> = Vec::new();
+        let mut i = obj + 1;
+        while i < end {
+            let id = doc.node(i).id;
+            if id != 0 {
+                entries.push((id, i + 1));
+            }
+            i = doc.next(i + 1);
+        }
+        // Later members first, then a stable sort: the first of each id is its last duplicate.
+        entries.reverse();
+        entries.sort_by_key(|&(id, _)| id);
+        entries.dedup_by_key(|&mut (id, _)| id);
+        let at = self.index.len();
+        self.index.push((entries.len() as u32, 0));
+        self.index.extend_from_slice(&entries);
+        if let Some(n) = self.nodes.get_mut(obj as usize) {
+            n.id = at as u32 + 1;
         }
     }
 
@@ -916,13 +975,47 @@ mod tests {
             }
         }
         for text in [
-            "", "[1,]", "01", "1.", "-", "\"abc", "tru", "nul", "[1 2]", "{\"a\"}", "{1:2}",
-            "\"\\ud800\"", "\"\\u12G4\"", "[[[[[[[[[[[[[1]]]]]]]]]]]]]",
+            "",
+            "[1,]",
+            "01",
+            "1.",
+            "-",
+            "\"abc",
+            "tru",
+            "nul",
+            "[1 2]",
+            "{\"a\"}",
+            "{1:2}",
+            "\"\\ud800\"",
+            "\"\\u12G4\"",
+            "[[[[[[[[[[[[[1]]]]]]]]]]]]]",
         ] {
             both(text, limits, None);
         }
         both(&"1".repeat(4301), limits, None);
         both(&"1".repeat(4300), limits, None);
+    }
+
+    #[test]
+    fn large_objects_are_indexed() {
+        let mut keys = KeyTable::default();
+        let a = keys.intern("a");
+        let z = keys.intern("z");
+        let mut text = String::from("{\"a\":1,");
+        for i in 0..200 {
+            text.push_str(&format!("\"k{i}\":{i},\"a\":{i},"));
+        }
+        text.push_str("\"z\":[],\"a\":\"last\"}");
+        let mut tape = Tape::default();
+        tape.parse(&text, ParseLimits::default(), Some(&keys))
+            .unwrap();
+        let doc = tape.doc(&text);
+        assert!(doc.node(0).id != 0, "indexed");
+        let v = doc.get(0, a, "a").unwrap();
+        assert_eq!(doc.text(v), "last");
+        assert_eq!(doc.get(0, z, "z").map(|v| doc.tag(v)), Some(ARRAY));
+        assert_eq!(doc.get(0, 0, "k150").map(|v| doc.text(v)), Some("150"));
+        assert_eq!(doc.get(0, 0, "nope"), None);
     }
 
     #[test]
