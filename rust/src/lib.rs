@@ -4,9 +4,11 @@
 //! loaded at runtime): gzip inflate, JSON, routing, field mapping and conversion. It knows no
 //! exchange: a spec change is a regenerated plan, never a Rust change.
 //!
-//! Layout: [`json`], [`inflate`], [`text`], [`plan`] and [`decode`] are the byte-level decoder and
-//! hold no PyO3 type (unit-tested and fuzzable in pure Rust, `--no-default-features`); `build`
-//! turns its slots into Python objects and `py` is the `Decoder` class. This file is bindings only.
+//! Layout: [`json`], [`tape`], [`inflate`], [`text`], [`plan`] and [`decode`] are the byte-level
+//! decoder and hold no PyO3 type (unit-tested and fuzzable in pure Rust, `--no-default-features`);
+//! `build` turns its slots into Python objects and `py` is the `Decoder` class. This file is
+//! bindings only. Frames are parsed into a [`tape`] (the hot path); [`json`]'s tree of values is
+//! for the plan and for tests, and accepts exactly the same texts.
 
 pub mod decode;
 pub mod error;
