@@ -780,6 +780,19 @@ struct Run<'a, 't, 's> {
 }
 
 impl<'a: 't, 't> Run<'a, 't, '_> {
+    /// Store a value `fast_convert` made, and the raw symbol it left pending (symbol fields).
+    #[inline(always)]
+    fn store_fast(&mut self, slot: usize, value: Slot<'a>, slots: &mut [Slot<'a>]) {
+        if let Some(out) = slots.get_mut(slot) {
+            *out = value;
+        }
+        if let Some((r, raw)) = self.pending_raw.take() {
+            if let Some(out) = slots.get_mut(r) {
+                *out = raw;
+            }
+        }
+    }
+
     /// The view of a value that does not outlive the call.
     #[inline(always)]
     fn view_of<'x>(&'x self, v: &'x Cur<'a>) -> View<'x> {
@@ -1302,14 +1315,7 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
                     ABSENT
                 } else {
                     if let Some(value) = self.fast_convert(f, v) {
-                        if let Some(out) = slots.get_mut(f.slot) {
-                            *out = value;
-                        }
-                        if let Some((r, raw)) = self.pending_raw.take() {
-                            if let Some(out) = slots.get_mut(r) {
-                                *out = raw;
-                            }
-                        }
+                        self.store_fast(f.slot, value, slots);
                         return Ok(());
                     }
                     Cur::N(v)
@@ -1346,14 +1352,7 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
                             Some(Got::Key(k)) => Cur::Str(self.node_cow(k)),
                             Some(Got::N(i)) => {
                                 if let Some(value) = self.fast_convert(f, i) {
-                                    if let Some(out) = slots.get_mut(f.slot) {
-                                        *out = value;
-                                    }
-                                    if let Some((r, raw)) = self.pending_raw.take() {
-                                        if let Some(out) = slots.get_mut(r) {
-                                            *out = raw;
-                                        }
-                                    }
+                                    self.store_fast(f.slot, value, slots);
                                     return Ok(());
                                 }
                                 Cur::N(i)
@@ -1374,14 +1373,7 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
                 match self.source(s, ctx, slots)? {
                     Cur::N(v) => {
                         if let Some(value) = self.fast_convert(f, v) {
-                            if let Some(out) = slots.get_mut(f.slot) {
-                                *out = value;
-                            }
-                            if let Some((r, raw)) = self.pending_raw.take() {
-                                if let Some(out) = slots.get_mut(r) {
-                                    *out = raw;
-                                }
-                            }
+                            self.store_fast(f.slot, value, slots);
                             return Ok(());
                         }
                         Cur::N(v)

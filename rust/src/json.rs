@@ -16,6 +16,7 @@
 //!   The reference decoder checks `max_depth` on the *decoded* dict, so a frame is too deep only
 //!   if its depth after dropping overwritten duplicates exceeds `max_depth` ([`parse`] does that).
 
+use crate::tape::scan_plain;
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -818,35 +819,6 @@ impl<'a> Parser<'a, '_> {
         }
         Ok(cp)
     }
-}
-
-/// The index of the first byte at or after `i` that ends a plain run of string content: a quote,
-/// a backslash or a control character (eight bytes at a time).
-#[inline(always)]
-fn scan_plain(b: &[u8], mut i: usize) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    while let Some(chunk) = b.get(i..i + 8) {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(chunk);
-        let w = u64::from_le_bytes(w);
-        let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
-        // The lowest flagged byte of each mask is exact (later ones may be false positives).
-        let hit = zero(w ^ (ONES * u64::from(b'"')))
-            | zero(w ^ (ONES * u64::from(b'\\')))
-            | (w.wrapping_sub(ONES * 0x20) & !w & HIGH);
-        if hit != 0 {
-            return i + (hit.trailing_zeros() / 8) as usize;
-        }
-        i += 8;
-    }
-    while let Some(&c) = b.get(i) {
-        if c == b'"' || c == b'\\' || c < 0x20 {
-            break;
-        }
-        i += 1;
-    }
-    i
 }
 
 /// Nesting depth of a value as the reference decoder measures it on the decoded dict: containers

@@ -880,7 +880,7 @@ fn literal(b: &[u8], pos: usize, word: &[u8]) -> PResult<usize> {
 /// The index of the first byte at or after `i` that ends a plain run of string content: a quote,
 /// a backslash or a control character (eight bytes at a time).
 #[inline(always)]
-fn scan_plain(b: &[u8], mut i: usize) -> usize {
+pub(crate) fn scan_plain(b: &[u8], mut i: usize) -> usize {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     while let Some(chunk) = b.get(i..i + 8) {
