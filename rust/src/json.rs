@@ -147,54 +147,61 @@ pub fn dedup_members<'v, 'a>(members: &'v [Member<'a>]) -> Vec<(&'v Cow<'a, str>
 
 /// The keys the plan looks up, each with an id (from 1), to intern object keys at parse time.
 ///
-/// A key is read as (first 8 bytes, last 8 bytes, length); for keys of up to 16 bytes that
-/// triple *is* the key, so a lookup compares three integers and never calls memcmp.
+/// A key is read as (bytes 0..8, bytes 8..16, length), each word zero-extended; for keys of up
+/// to 16 bytes that triple *is* the key, so a lookup compares three integers and never calls
+/// memcmp. The tape parser gets the words for free from its string scan ([`KeyTable::find`]).
 #[derive(Debug, Clone, Default)]
 pub struct KeyTable {
     names: Vec<String>,
-    /// Open addressing over ids (0: empty), small enough to stay in the L1 cache.
-    index: Vec<u16>,
-    /// (head, tail, len) of key `id`, at `id - 1`; read only when `index` has a candidate.
-    words: Vec<(u64, u64, u64)>,
+    /// Open addressing, at most half full (a miss usually stops at the first slot); the slots
+    /// hold the words, so a hit reads one slot.
+    slots: Vec<KeySlot>,
 }
 
-/// (head, tail) words of a key: all of its bytes when it has at most 16.
-#[inline(always)]
-fn key_words(b: &[u8]) -> (u64, u64) {
-    let n = b.len();
-    if n >= 8 {
-        (
-            b.first_chunk::<8>().map_or(0, |c| u64::from_le_bytes(*c)),
-            b.last_chunk::<8>().map_or(0, |c| u64::from_le_bytes(*c)),
-        )
-    } else if n >= 4 {
-        (
-            b.first_chunk::<4>()
-                .map_or(0, |c| u64::from(u32::from_le_bytes(*c))),
-            b.last_chunk::<4>()
-                .map_or(0, |c| u64::from(u32::from_le_bytes(*c))),
-        )
-    } else {
-        match b {
-            [] => (0, 0),
-            [x] => (u64::from(*x) * 0x0001_0101, 0),
-            [x, y] => (
-                u64::from(*x) | (u64::from(*y) << 8) | (u64::from(*y) << 16),
-                0,
-            ),
-            [x, y, z, ..] => (
-                u64::from(*x) | (u64::from(*y) << 8) | (u64::from(*z) << 16),
-                0,
-            ),
-        }
-    }
+/// A slot of [`KeyTable::slots`]: a key's words, length and id (id 0: empty).
+#[derive(Debug, Clone, Copy)]
+struct KeySlot {
+    head: u64,
+    tail: u64,
+    len: u32,
+    id: u32,
 }
 
+/// An empty slot: its length matches no key.
+const FREE: KeySlot = KeySlot {
+    head: 0,
+    tail: 0,
+    len: u32::MAX,
+    id: 0,
+};
+
+/// A table with no keys: every lookup is 0.
+pub(crate) static NO_KEYS: KeyTable = KeyTable {
+    names: Vec::new(),
+    slots: Vec::new(),
+};
+
+/// Up to 8 bytes as a little-endian word, zero-extended.
 #[inline]
-fn key_hash(head: u64, tail: u64, len: usize) -> u64 {
-    (head ^ tail.rotate_left(29) ^ (len as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15))
-        .wrapping_mul(0x517c_c1b7_2722_0a95)
-        .rotate_left(23)
+fn word(b: &[u8]) -> u64 {
+    let mut w = [0u8; 8];
+    let n = b.len().min(8);
+    if let (Some(dst), Some(src)) = (w.get_mut(..n), b.get(..n)) {
+        dst.copy_from_slice(src);
+    }
+    u64::from_le_bytes(w)
+}
+
+/// (head, tail) words of a key: bytes 0..8 and 8..16, zero-extended.
+#[inline]
+fn key_words(b: &[u8]) -> (u64, u64) {
+    (word(b), word(b.get(8..).unwrap_or_default()))
+}
+
+/// The slot hash of a key's words (its upper bits are the well-mixed ones).
+#[inline(always)]
+fn key_hash(head: u64, tail: u64) -> usize {
+    ((head ^ tail.rotate_left(29)).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 40) as usize
 }
 
 impl KeyTable {
@@ -209,52 +216,59 @@ impl KeyTable {
     }
 
     fn rebuild(&mut self) {
-        let size = (self.names.len() * 4).next_power_of_two().max(16);
-        let mut index = vec![0u16; size];
-        self.words.clear();
+        // At most 2^24 slots: key_hash gives 24 bits (a plan has a few hundred keys).
+        let size = (self.names.len() * 2)
+            .next_power_of_two()
+            .clamp(16, 1 << 24);
+        let mut slots = vec![FREE; size];
         for (i, name) in self.names.iter().enumerate() {
             let (head, tail) = key_words(name.as_bytes());
-            self.words.push((head, tail, name.len() as u64));
-            let mut at = (key_hash(head, tail, name.len()) as usize) & (size - 1);
-            while index[at] != 0 {
+            let mut at = key_hash(head, tail) & (size - 1);
+            while slots[at].id != 0 {
                 at = (at + 1) & (size - 1);
             }
-            // Ids above u16::MAX are never found (a plan has a few hundred keys).
-            index[at] = u16::try_from(i + 1).unwrap_or(0);
+            slots[at] = KeySlot {
+                head,
+                tail,
+                // A key over 4 GiB is never found.
+                len: u32::try_from(name.len()).unwrap_or(u32::MAX),
+                id: i as u32 + 1,
+            };
         }
-        self.index = index;
+        self.slots = slots;
     }
 
     /// The id of `key`, or 0.
-    #[inline(always)]
+    #[inline]
     pub fn lookup(&self, key: &str) -> u32 {
-        let size = self.index.len();
-        if size == 0 {
-            return 0;
-        }
         let b = key.as_bytes();
         let (head, tail) = key_words(b);
-        let mut at = (key_hash(head, tail, b.len()) as usize) & (size - 1);
-        loop {
-            let id = match self.index.get(at) {
-                None | Some(0) => return 0,
-                Some(&id) => id,
-            };
-            if let Some(&(h, t, n)) = self.words.get(usize::from(id) - 1) {
-                if h == head
-                    && t == tail
-                    && n == b.len() as u64
-                    && (b.len() <= 16
-                        || self
-                            .names
-                            .get(usize::from(id) - 1)
-                            .is_some_and(|x| x == key))
+        self.find(head, tail, b.len(), b)
+    }
+
+    /// The id of the key of `len` bytes whose [`key_words`] are `head`, `tail`, or 0; `key` (its
+    /// bytes) is read only when it is over 16 bytes long.
+    #[inline(always)]
+    pub(crate) fn find(&self, head: u64, tail: u64, len: usize, key: &[u8]) -> u32 {
+        // An empty table has no slots: the mask wraps and `get` misses.
+        let mask = self.slots.len().wrapping_sub(1);
+        let mut at = key_hash(head, tail) & mask;
+        while let Some(s) = self.slots.get(at) {
+            if s.head == head && s.tail == tail && s.len as usize == len {
+                if len <= 16
+                    || self
+                        .names
+                        .get((s.id as usize).wrapping_sub(1))
+                        .is_some_and(|x| x.as_bytes() == key)
                 {
-                    return u32::from(id);
+                    return s.id;
                 }
+            } else if s.id == 0 {
+                return 0;
             }
-            at = (at + 1) & (size - 1);
+            at = (at + 1) & mask;
         }
+        0
     }
 
     pub fn len(&self) -> usize {

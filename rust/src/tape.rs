@@ -11,7 +11,7 @@
 
 use std::collections::HashSet;
 
-use crate::json::{JsonError, KeyTable, Member, ParseLimits, Value, MAX_INT_LITERAL};
+use crate::json::{JsonError, KeyTable, Member, ParseLimits, Value, MAX_INT_LITERAL, NO_KEYS};
 
 pub const NULL: u8 = 0;
 pub const FALSE: u8 = 1;
@@ -385,7 +385,7 @@ impl Tape {
             text,
             b: text.as_bytes(),
             limits,
-            keys,
+            keys: keys.unwrap_or(&NO_KEYS),
             nodes: &mut self.nodes,
             arena: &mut self.arena,
             index: &mut self.index,
@@ -486,11 +486,11 @@ struct Parser<'a, 'k, 'p> {
     text: &'a str,
     b: &'a [u8],
     limits: ParseLimits,
-    keys: Option<&'k KeyTable>,
+    keys: &'k KeyTable,
     nodes: &'p mut Vec<Node>,
     arena: &'p mut String,
     index: &'p mut Vec<(u32, u32)>,
-    /// The open containers.
+    /// The open containers that enclose the innermost one (which lives in locals).
     stack: &'p mut Vec<Open>,
 }
 
@@ -498,42 +498,46 @@ impl Parser<'_, '_, '_> {
     /// The whole document: the deepest raw nesting.
     fn document(&mut self) -> PResult<usize> {
         let b = self.b;
-        let mut pos = 0usize;
         let mut deepest = 0usize;
+        // The innermost open container (none at depth 0), kept in registers: its node, how
+        // many items it has so far, whether it is an object.
+        let mut depth = 0usize;
+        let mut cur = Open {
+            node: 0,
+            count: 0,
+            object: false,
+        };
+        // The next value starts at `pos` with byte `c` (whitespace skipped).
+        let (mut pos, mut c) = next_byte(b, 0)?;
         'value: loop {
-            skip_ws!(b, pos);
-            let Some(&c) = b.get(pos) else {
-                return Err(truncated());
-            };
             match c {
                 b'"' => pos = self.string(pos)?,
                 b'-' | b'0'..=b'9' => pos = self.number(pos)?,
                 b'{' | b'[' => {
-                    pos += 1;
-                    let depth = self.stack.len() + 1;
-                    if depth > self.limits.hard_depth {
+                    if depth >= self.limits.hard_depth {
                         return Err(too_deep());
                     }
+                    if depth > 0 {
+                        self.stack.push(cur);
+                    }
+                    depth += 1;
                     deepest = deepest.max(depth);
                     let object = c == b'{';
-                    self.stack.push(Open {
+                    cur = Open {
                         node: self.nodes.len() as u32,
                         count: 0,
                         object,
-                    });
+                    };
                     push(self.nodes, if object { OBJECT } else { ARRAY }, 0, 0, 0);
-                    skip_ws!(b, pos);
-                    match (object, b.get(pos)) {
-                        (true, Some(b'}')) | (false, Some(b']')) => {
-                            pos += 1;
-                            self.close();
+                    (pos, c) = next_byte(b, pos + 1)?;
+                    if c == if object { b'}' } else { b']' } {
+                        pos += 1;
+                        self.close(&mut cur, &mut depth);
+                    } else {
+                        if object {
+                            (pos, c) = self.key(pos)?;
                         }
-                        (true, _) => {
-                            pos = self.key(pos)?;
-                            continue 'value;
-                        }
-                        (false, None) => return Err(truncated()),
-                        (false, Some(_)) => continue 'value,
+                        continue 'value;
                     }
                 }
                 b't' => {
@@ -552,58 +556,59 @@ impl Parser<'_, '_, '_> {
             }
             // A value is complete: count it in its container, closing containers as they end.
             loop {
-                let Some(top) = self.stack.last_mut() else {
+                if depth == 0 {
                     skip_ws!(b, pos);
                     if pos != b.len() {
                         return Err(err_at(pos, "trailing characters"));
                     }
                     return Ok(deepest);
-                };
-                top.count += 1;
-                let object = top.object;
-                skip_ws!(b, pos);
-                match (object, b.get(pos)) {
-                    (true, Some(b',')) => {
-                        pos += 1;
-                        skip_ws!(b, pos);
-                        if b.get(pos) == Some(&b'}') {
-                            return Err(err_at(pos, "trailing comma in object"));
-                        }
-                        pos = self.key(pos)?;
-                        continue 'value;
-                    }
-                    (true, Some(b'}')) | (false, Some(b']')) => {
-                        pos += 1;
-                        self.close();
-                    }
-                    (false, Some(b',')) => {
-                        pos += 1;
-                        skip_ws!(b, pos);
-                        if b.get(pos) == Some(&b']') {
+                }
+                cur.count += 1;
+                (pos, c) = next_byte(b, pos)?;
+                if c == b',' {
+                    if cur.object {
+                        // Compact JSON: the next key's quote right after the comma.
+                        (pos, c) = match self.short_key(pos + 1) {
+                            Some(next) => next,
+                            None => self.next_key(pos + 1)?,
+                        };
+                    } else {
+                        (pos, c) = next_byte(b, pos + 1)?;
+                        if c == b']' {
                             return Err(err_at(pos, "trailing comma in array"));
                         }
-                        continue 'value;
                     }
-                    (_, None) => return Err(truncated()),
-                    (true, Some(_)) => return Err(err_at(pos, "expected ',' or '}'")),
-                    (false, Some(_)) => return Err(err_at(pos, "expected ',' or ']'")),
+                    continue 'value;
                 }
+                if c == if cur.object { b'}' } else { b']' } {
+                    pos += 1;
+                    self.close(&mut cur, &mut depth);
+                    continue;
+                }
+                return Err(if cur.object {
+                    err_at(pos, "expected ',' or '}'")
+                } else {
+                    err_at(pos, "expected ',' or ']'")
+                });
             }
         }
     }
 
-    /// Close the innermost container at the current node count.
+    /// Close the innermost container `cur` at the current node count; its parent (if any)
+    /// becomes `cur`.
     #[inline(always)]
-    fn close(&mut self) {
+    fn close(&mut self, cur: &mut Open, depth: &mut usize) {
         let end = self.nodes.len() as u32;
-        if let Some(open) = self.stack.pop() {
-            if let Some(n) = self.nodes.get_mut(open.node as usize) {
-                n.a = end;
-                n.b = open.count;
-            }
-            if open.object && open.count > INDEX_MIN_MEMBERS {
-                self.index_object(open.node, end);
-            }
+        if let Some(n) = self.nodes.get_mut(cur.node as usize) {
+            n.a = end;
+            n.b = cur.count;
+        }
+        if cur.object && cur.count > INDEX_MIN_MEMBERS {
+            self.index_object(cur.node, end);
+        }
+        *depth -= 1;
+        if let Some(parent) = self.stack.pop() {
+            *cur = parent;
         }
     }
 
@@ -638,10 +643,101 @@ impl Parser<'_, '_, '_> {
         }
     }
 
+    /// A key after a comma, at `pos` or after whitespace (so not `}`): see [`Parser::key`].
+    #[inline(never)]
+    fn next_key(&mut self, pos: usize) -> PResult<(usize, u8)> {
+        let (pos, c) = next_byte(self.b, pos)?;
+        if c == b'}' {
+            return Err(err_at(pos, "trailing comma in object"));
+        }
+        self.key(pos)
+    }
+
     /// `"key" :` at `pos` (whitespace already skipped): a key node with its id; the position
-    /// after the colon.
+    /// and the first byte of the value after the colon.
     #[inline(always)]
-    fn key(&mut self, pos: usize) -> PResult<usize> {
+    fn key(&mut self, pos: usize) -> PResult<(usize, u8)> {
+        match self.short_key(pos) {
+            Some(next) => Ok(next),
+            None => self.any_key(pos),
+        }
+    }
+
+    /// The common key, `"plain text":` followed by a value (no whitespace), at `pos`: its node
+    /// and the position and first byte of the value. The key's words come from the scan: at
+    /// most 16 bytes need no other read, a longer one is scanned on. None (nothing done) for
+    /// anything else, or fewer than 20 bytes left: [`Parser::any_key`] takes it.
+    #[inline(always)]
+    fn short_key(&mut self, pos: usize) -> Option<(usize, u8)> {
+        let b = self.b;
+        // The quote, 16 key bytes, the closing quote, the colon and the value's first byte.
+        let chunk: &[u8; 20] = b.get(pos..pos + 20)?.try_into().ok()?;
+        if chunk[0] != b'"' {
+            return None;
+        }
+        let word = |at: usize| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&chunk[at..at + 8]);
+            u64::from_le_bytes(w)
+        };
+        let start = pos + 1;
+        let head = word(1);
+        let stop = specials(head);
+        let (len, head, tail) = if stop != 0 {
+            (
+                (stop.trailing_zeros() / 8) as usize,
+                head & below_first(stop),
+                0,
+            )
+        } else {
+            let tail = word(9);
+            let stop = specials(tail);
+            if stop == 0 {
+                return self.long_plain_key(start, head, tail);
+            }
+            (
+                8 + (stop.trailing_zeros() / 8) as usize,
+                head,
+                tail & below_first(stop),
+            )
+        };
+        // The closing quote, the colon and the value (positions at most 17, 18, 19).
+        if chunk[1 + len] != b'"' || chunk[2 + len] != b':' || chunk[3 + len] <= b' ' {
+            return None;
+        }
+        self.nodes.push(Node {
+            tag: STR,
+            flags: 0,
+            id: self.keys.find(head, tail, len, &[]),
+            a: start as u32,
+            b: len as u32,
+        });
+        Some((start + len + 2, chunk[3 + len]))
+    }
+
+    /// [`Parser::short_key`] for a key over 16 bytes, whose words are `head` and `tail`.
+    #[inline(never)]
+    fn long_plain_key(&mut self, start: usize, head: u64, tail: u64) -> Option<(usize, u8)> {
+        let b = self.b;
+        let (end, stop) = scan_string(b, start + 16);
+        if stop != Some(b'"') || b.get(end + 1) != Some(&b':') {
+            return None;
+        }
+        let (pos, c) = next_byte(b, end + 2).ok()?;
+        let key = b.get(start..end)?;
+        self.nodes.push(Node {
+            tag: STR,
+            flags: 0,
+            id: self.keys.find(head, tail, key.len(), key),
+            a: start as u32,
+            b: key.len() as u32,
+        });
+        Some((pos, c))
+    }
+
+    /// Any key at `pos` (see [`Parser::key`]), with every error.
+    #[inline(never)]
+    fn any_key(&mut self, pos: usize) -> PResult<(usize, u8)> {
         let b = self.b;
         match b.get(pos) {
             Some(b'"') => {}
@@ -649,7 +745,7 @@ impl Parser<'_, '_, '_> {
             Some(_) => return Err(err_at(pos, "object keys must be strings")),
         }
         let mut pos = self.string(pos)?;
-        if let (Some(keys), Some(node)) = (self.keys, self.nodes.last_mut()) {
+        if let Some(node) = self.nodes.last_mut() {
             let src: &str = if node.flags & ESCAPED != 0 {
                 self.arena.as_str()
             } else {
@@ -658,11 +754,11 @@ impl Parser<'_, '_, '_> {
             let k = src
                 .get(node.a as usize..node.a as usize + node.b as usize)
                 .unwrap_or_default();
-            node.id = keys.lookup(k);
+            node.id = self.keys.lookup(k);
         }
         skip_ws!(b, pos);
         match b.get(pos) {
-            Some(b':') => Ok(pos + 1),
+            Some(b':') => next_byte(b, pos + 1),
             None => Err(truncated()),
             Some(_) => Err(err_at(pos, "expected ':'")),
         }
@@ -732,27 +828,44 @@ impl Parser<'_, '_, '_> {
     /// has escapes; the position after the closing quote.
     #[inline(always)]
     fn string(&mut self, pos: usize) -> PResult<usize> {
-        let b = self.b;
         let start = pos + 1;
-        let mut pos = start;
-        loop {
-            pos = scan_plain(b, pos);
+        match scan_string(self.b, start) {
+            (end, Some(b'"')) => {
+                push(self.nodes, STR, 0, start, end - start);
+                Ok(end + 1)
+            }
+            (end, Some(b'\\')) => {
+                let (at, len, end) = escaped_string(self.b, self.text, start, end, self.arena)?;
+                push(self.nodes, STR, ESCAPED, at, len);
+                Ok(end)
+            }
+            (_, None) => Err(truncated()),
+            // scan_string stops only at a quote, a backslash or a control character.
+            (end, Some(_)) => Err(err_at(end, "invalid character")),
+        }
+    }
+}
+
+/// The first byte at or after `pos` that is not whitespace, with its position.
+#[inline(always)]
+fn next_byte(b: &[u8], pos: usize) -> PResult<(usize, u8)> {
+    match b.get(pos) {
+        Some(&c) if c > b' ' => Ok((pos, c)),
+        _ => {
+            let pos = ws(b, pos);
             match b.get(pos) {
-                Some(b'"') => {
-                    push(self.nodes, STR, 0, start, pos - start);
-                    return Ok(pos + 1);
-                }
-                Some(b'\\') => {
-                    let (at, len, end) = escaped_string(b, self.text, start, pos, self.arena)?;
-                    push(self.nodes, STR, ESCAPED, at, len);
-                    return Ok(end);
-                }
-                None => return Err(truncated()),
-                Some(&c) if c < 0x20 => return Err(err_at(pos, "invalid character")),
-                Some(_) => pos += 1,
+                Some(&c) => Ok((pos, c)),
+                None => Err(truncated()),
             }
         }
     }
+}
+
+/// The mask of the bytes below the lowest flagged byte of a [`specials`] mask (not 0).
+#[inline(always)]
+fn below_first(stop: u64) -> u64 {
+    // All bits up to the lowest set one (bit 7 of the flagged byte), less that byte.
+    (stop ^ (stop - 1)) >> 8
 }
 
 /// The rest of a string with escapes (`pos` at the first backslash), into the arena: (arena
@@ -852,8 +965,37 @@ fn hex4(b: &[u8], pos: &mut usize) -> PResult<u32> {
     Ok(cp)
 }
 
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// The bytes of `w` that end a plain run of string content (a quote, a backslash or a control
+/// character) flagged by their high bit; the lowest flag is exact (later ones may be false
+/// positives), so `trailing_zeros() / 8` is the first such byte.
+#[inline(always)]
+fn specials(w: u64) -> u64 {
+    // `x ^ 0x02` maps the quote (0x22) to 0x20 and the control characters onto themselves, so
+    // one "less than 0x21" test finds both; the backslash is a "zero byte" test.
+    let q = w ^ (ONES * 0x02);
+    let s = w ^ (ONES * u64::from(b'\\'));
+    ((q.wrapping_sub(ONES * 0x21) & !q) | (s.wrapping_sub(ONES) & !s)) & HIGH
+}
+
+/// The index of the first byte at or after `pos` that is not an ASCII digit (eight at a time).
 #[inline(always)]
 fn digits(b: &[u8], mut pos: usize) -> usize {
+    while let Some(chunk) = b.get(pos..pos + 8) {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(w);
+        // A digit has high nibble 3, and adding 6 keeps it 3 (a carry out of a non-digit only
+        // spoils the bytes after it): each digit byte becomes 0x33.
+        let nib = ONES * 0xf0;
+        let t = ((w & nib) | ((w.wrapping_add(ONES * 6) & nib) >> 4)) ^ (ONES * 0x33);
+        if t != 0 {
+            return pos + (t.trailing_zeros() / 8) as usize;
+        }
+        pos += 8;
+    }
     while b.get(pos).is_some_and(u8::is_ascii_digit) {
         pos += 1;
     }
@@ -877,21 +1019,34 @@ fn literal(b: &[u8], pos: usize, word: &[u8]) -> PResult<usize> {
     }
 }
 
-/// The index of the first byte at or after `i` that ends a plain run of string content: a quote,
-/// a backslash or a control character (eight bytes at a time).
+/// [`scan_plain`] for the tape: the index of the first quote, backslash or control character
+/// at or after `i`, and that byte (None: the text ends first).
 #[inline(always)]
-pub(crate) fn scan_plain(b: &[u8], mut i: usize) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
+fn scan_string(b: &[u8], mut i: usize) -> (usize, Option<u8>) {
     while let Some(chunk) = b.get(i..i + 8) {
         let mut w = [0u8; 8];
         w.copy_from_slice(chunk);
         let w = u64::from_le_bytes(w);
-        let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
-        // The lowest flagged byte of each mask is exact (later ones may be false positives).
-        let hit = zero(w ^ (ONES * u64::from(b'"')))
-            | zero(w ^ (ONES * u64::from(b'\\')))
-            | (w.wrapping_sub(ONES * 0x20) & !w & HIGH);
+        let hit = specials(w);
+        if hit != 0 {
+            let bit = hit.trailing_zeros();
+            // The byte itself, shifted out of the word (no second load, no bounds check).
+            return (i + (bit / 8) as usize, Some((w >> (bit & !7)) as u8));
+        }
+        i += 8;
+    }
+    let i = scan_plain(b, i);
+    (i, b.get(i).copied())
+}
+
+/// The index of the first byte at or after `i` that ends a plain run of string content: a quote,
+/// a backslash or a control character (eight bytes at a time).
+#[inline(always)]
+pub(crate) fn scan_plain(b: &[u8], mut i: usize) -> usize {
+    while let Some(chunk) = b.get(i..i + 8) {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(chunk);
+        let hit = specials(u64::from_le_bytes(w));
         if hit != 0 {
             return i + (hit.trailing_zeros() / 8) as usize;
         }
