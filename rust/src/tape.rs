@@ -671,36 +671,24 @@ impl Parser<'_, '_, '_> {
     fn short_key(&mut self, pos: usize) -> Option<(usize, u8)> {
         let b = self.b;
         // The quote, 16 key bytes, the closing quote, the colon and the value's first byte.
-        let chunk: &[u8; 20] = b.get(pos..pos + 20)?.try_into().ok()?;
+        let chunk: &[u8; 20] = window(b, pos)?;
         if chunk[0] != b'"' {
             return None;
         }
+        let text: &[u8; 16] = chunk[1..17].try_into().ok()?;
         let word = |at: usize| {
             let mut w = [0u8; 8];
-            w.copy_from_slice(&chunk[at..at + 8]);
+            w.copy_from_slice(&text[at..at + 8]);
             u64::from_le_bytes(w)
         };
         let start = pos + 1;
-        let head = word(1);
-        let stop = specials(head);
-        let (len, head, tail) = if stop != 0 {
-            (
-                (stop.trailing_zeros() / 8) as usize,
-                head & below_first(stop),
-                0,
-            )
-        } else {
-            let tail = word(9);
-            let stop = specials(tail);
-            if stop == 0 {
-                return self.long_plain_key(start, head, tail);
-            }
-            (
-                8 + (stop.trailing_zeros() / 8) as usize,
-                head,
-                tail & below_first(stop),
-            )
-        };
+        let len = first_stop(text);
+        if len == 16 {
+            return self.long_plain_key(start, word(0), word(8));
+        }
+        // The words of the key's bytes, zeroed from the stop on.
+        let (head, tail) = KEEP[len & 15];
+        let (head, tail) = (word(0) & head, word(8) & tail);
         // The closing quote, the colon and the value (positions at most 17, 18, 19).
         if chunk[1 + len] != b'"' || chunk[2 + len] != b':' || chunk[3 + len] <= b' ' {
             return None;
@@ -861,13 +849,6 @@ fn next_byte(b: &[u8], pos: usize) -> PResult<(usize, u8)> {
     }
 }
 
-/// The mask of the bytes below the lowest flagged byte of a [`specials`] mask (not 0).
-#[inline(always)]
-fn below_first(stop: u64) -> u64 {
-    // All bits up to the lowest set one (bit 7 of the flagged byte), less that byte.
-    (stop ^ (stop - 1)) >> 8
-}
-
 /// The rest of a string with escapes (`pos` at the first backslash), into the arena: (arena
 /// offset, length, the position after the closing quote).
 #[cold]
@@ -968,13 +949,86 @@ fn hex4(b: &[u8], pos: &mut usize) -> PResult<u32> {
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGH: u64 = 0x8080_8080_8080_8080;
 
+/// The `N` bytes at `pos` (two comparisons, no overflow check).
+#[inline(always)]
+fn window<const N: usize>(b: &[u8], pos: usize) -> Option<&[u8; N]> {
+    b.get(pos..)?.first_chunk::<N>()
+}
+
+/// For a key of `n` (< 16) bytes: the masks of its bytes in the (head, tail) words.
+const KEEP: [(u64, u64); 16] = {
+    let mut t = [(0, 0); 16];
+    let mut n = 0;
+    while n < 16 {
+        t[n] = if n < 8 {
+            ((1 << (8 * n)) - 1, 0)
+        } else {
+            (u64::MAX, (1 << (8 * (n - 8))) - 1)
+        };
+        n += 1;
+    }
+    t
+};
+
+/// The index of the first byte of `chunk` that ends a plain run of string content (a quote, a
+/// backslash or a control character), or 16 if there is none.
+#[inline(always)]
+fn first_stop(chunk: &[u8; 16]) -> usize {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    {
+        // SAFETY: `stops_sse2` needs only SSE2, which this cfg proves the target has.
+        let mask = unsafe { stops_sse2(chunk) };
+        (mask | 1 << 16).trailing_zeros() as usize
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+    first_stop_swar(chunk)
+}
+
+/// The stop bytes of `chunk` (see [`first_stop`]) as a 16-bit mask, 16 bytes in one go.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline]
+#[target_feature(enable = "sse2")]
+fn stops_sse2(chunk: &[u8; 16]) -> u32 {
+    use std::arch::x86_64::*;
+    let word = |w: &[u8; 8]| u64::from_le_bytes(*w) as i64;
+    let (lo, hi) = chunk.split_at(8);
+    let (Ok(lo), Ok(hi)) = (lo.try_into(), hi.try_into()) else {
+        return 0;
+    };
+    // One unaligned load (LLVM merges the two words).
+    let v = _mm_set_epi64x(word(hi), word(lo));
+    // `x ^ 2` maps the quote (0x22) to 0x20 and the control characters onto themselves, so
+    // one unsigned "at most 0x20" test finds both.
+    let q = _mm_xor_si128(v, _mm_set1_epi8(2));
+    let quote_or_control = _mm_cmpeq_epi8(_mm_min_epu8(q, _mm_set1_epi8(0x20)), q);
+    let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+    _mm_movemask_epi8(_mm_or_si128(quote_or_control, backslash)) as u32
+}
+
+/// [`first_stop`] in plain integer code (targets without SSE2, and the tests).
+#[cfg_attr(all(target_arch = "x86_64", target_feature = "sse2"), allow(dead_code))]
+#[inline(always)]
+fn first_stop_swar(chunk: &[u8; 16]) -> usize {
+    let (lo, hi) = chunk.split_at(8);
+    let word = |w: &[u8]| {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(w);
+        specials(u64::from_le_bytes(a))
+    };
+    match (word(lo), word(hi)) {
+        (0, 0) => 16,
+        (0, h) => 8 + (h.trailing_zeros() / 8) as usize,
+        (l, _) => (l.trailing_zeros() / 8) as usize,
+    }
+}
+
 /// The bytes of `w` that end a plain run of string content (a quote, a backslash or a control
 /// character) flagged by their high bit; the lowest flag is exact (later ones may be false
 /// positives), so `trailing_zeros() / 8` is the first such byte.
 #[inline(always)]
 fn specials(w: u64) -> u64 {
-    // `x ^ 0x02` maps the quote (0x22) to 0x20 and the control characters onto themselves, so
-    // one "less than 0x21" test finds both; the backslash is a "zero byte" test.
+    // As in `stops_sse2`: one "less than 0x21" test on `x ^ 2` finds quotes and control
+    // characters; the backslash is a "zero byte" test.
     let q = w ^ (ONES * 0x02);
     let s = w ^ (ONES * u64::from(b'\\'));
     ((q.wrapping_sub(ONES * 0x21) & !q) | (s.wrapping_sub(ONES) & !s)) & HIGH
@@ -983,10 +1037,8 @@ fn specials(w: u64) -> u64 {
 /// The index of the first byte at or after `pos` that is not an ASCII digit (eight at a time).
 #[inline(always)]
 fn digits(b: &[u8], mut pos: usize) -> usize {
-    while let Some(chunk) = b.get(pos..pos + 8) {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(chunk);
-        let w = u64::from_le_bytes(w);
+    while let Some(chunk) = window::<8>(b, pos) {
+        let w = u64::from_le_bytes(*chunk);
         // A digit has high nibble 3, and adding 6 keeps it 3 (a carry out of a non-digit only
         // spoils the bytes after it): each digit byte becomes 0x33.
         let nib = ONES * 0xf0;
@@ -1023,34 +1075,27 @@ fn literal(b: &[u8], pos: usize, word: &[u8]) -> PResult<usize> {
 /// at or after `i`, and that byte (None: the text ends first).
 #[inline(always)]
 fn scan_string(b: &[u8], mut i: usize) -> (usize, Option<u8>) {
-    while let Some(chunk) = b.get(i..i + 8) {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(chunk);
-        let w = u64::from_le_bytes(w);
-        let hit = specials(w);
-        if hit != 0 {
-            let bit = hit.trailing_zeros();
-            // The byte itself, shifted out of the word (no second load, no bounds check).
-            return (i + (bit / 8) as usize, Some((w >> (bit & !7)) as u8));
+    while let Some(chunk) = window::<16>(b, i) {
+        let n = first_stop(chunk);
+        if n < 16 {
+            return (i + n, chunk.get(n).copied());
         }
-        i += 8;
+        i += 16;
     }
     let i = scan_plain(b, i);
     (i, b.get(i).copied())
 }
 
 /// The index of the first byte at or after `i` that ends a plain run of string content: a quote,
-/// a backslash or a control character (eight bytes at a time).
+/// a backslash or a control character (sixteen bytes at a time).
 #[inline(always)]
 pub(crate) fn scan_plain(b: &[u8], mut i: usize) -> usize {
-    while let Some(chunk) = b.get(i..i + 8) {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(chunk);
-        let hit = specials(u64::from_le_bytes(w));
-        if hit != 0 {
-            return i + (hit.trailing_zeros() / 8) as usize;
+    while let Some(chunk) = window::<16>(b, i) {
+        let n = first_stop(chunk);
+        if n < 16 {
+            return i + n;
         }
-        i += 8;
+        i += 16;
     }
     while let Some(&c) = b.get(i) {
         if c == b'"' || c == b'\\' || c < 0x20 {
@@ -1149,6 +1194,29 @@ mod tests {
         }
         both(&"1".repeat(4301), limits, None);
         both(&"1".repeat(4300), limits, None);
+    }
+
+    #[test]
+    fn first_stop_agrees_with_bytes() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let alphabet = b"\"\\\x00\x01\x1f !#[\x7f\x80\xff\xde\x5cab\x21\x23\x20\x22";
+        for _ in 0..200_000 {
+            let mut chunk = [b'a'; 16];
+            for _ in 0..(x % 4) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let c = alphabet[(x >> 8) as usize % alphabet.len()];
+                chunk[(x >> 32) as usize % 16] = c;
+            }
+            x = x.wrapping_mul(0x2545_f491_4f6c_dd1d).wrapping_add(1);
+            let want = chunk
+                .iter()
+                .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+                .unwrap_or(16);
+            assert_eq!(first_stop(&chunk), want, "{chunk:?}");
+            assert_eq!(first_stop_swar(&chunk), want, "{chunk:?}");
+        }
     }
 
     #[test]
