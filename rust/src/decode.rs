@@ -24,7 +24,7 @@ use crate::inflate::{self, InflateError};
 use crate::json::{self, JsonError, ParseLimits, Value};
 use crate::plan::{
     Base, Case, CmpOp, Cond, Emit, Exchange, FastConst, FastMap, Field, FieldType, Iter, JsonType,
-    KindId, Op, Part, Path, Plan, Route, Source,
+    KindId, Op, Part, Path, Plan, Route, Source, TextSet,
 };
 use crate::tape::{self, Doc, Tape};
 use crate::text;
@@ -485,6 +485,55 @@ fn canonical(view: View<'_>) -> Option<&str> {
     }
 }
 
+/// A text compared as is or, under `ci`, as `str.lower()` of it: an ASCII text is lowered
+/// byte by byte while comparing (no copy), anything else once through [`text::with_lower`].
+#[derive(Clone, Copy)]
+enum Key<'x> {
+    Exact(&'x str),
+    AsciiLower(&'x str),
+}
+
+impl Key<'_> {
+    #[inline]
+    fn eq(self, v: &str) -> bool {
+        match self {
+            Key::Exact(t) => t == v,
+            Key::AsciiLower(t) => ascii_lower_prefix(t.as_bytes(), v.as_bytes(), true),
+        }
+    }
+
+    #[inline]
+    fn starts_with(self, v: &str) -> bool {
+        match self {
+            Key::Exact(t) => t.starts_with(v),
+            Key::AsciiLower(t) => ascii_lower_prefix(t.as_bytes(), v.as_bytes(), false),
+        }
+    }
+}
+
+/// Whether `v` is a prefix (or, `whole`, all) of the ASCII-lowered `t`.
+#[inline]
+fn ascii_lower_prefix(t: &[u8], v: &[u8], whole: bool) -> bool {
+    let fits = if whole {
+        t.len() == v.len()
+    } else {
+        t.len() >= v.len()
+    };
+    fits && t.iter().zip(v).all(|(a, b)| a.to_ascii_lowercase() == *b)
+}
+
+/// `f` of the text as compared: `t` itself, or `t.lower()` under `ci`.
+#[inline]
+fn with_key<R>(t: &str, ci: bool, f: impl FnOnce(Key<'_>) -> R) -> R {
+    if !ci {
+        f(Key::Exact(t))
+    } else if t.is_ascii() {
+        f(Key::AsciiLower(t))
+    } else {
+        text::with_lower(t, |low| f(Key::Exact(low)))
+    }
+}
+
 /// `_describe(v)`, for messages (quoted text capped at 40 characters).
 #[cold]
 #[inline(never)]
@@ -925,6 +974,7 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
         Got::N(cur)
     }
 
+    #[inline(never)]
     fn frame(&mut self, raw: &'a str, out: &mut Vec<Event<'a>>) -> Result<(), Failure> {
         self.gather_root();
         let ctx = Ctx {
@@ -1033,10 +1083,14 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
                     }
                 }
                 let mut slots: Vec<Slot<'a>> = Vec::with_capacity(emit.nslots);
-                slots.push(Slot::Exchange);
-                slots.resize_with(emit.nslots, || Slot::None);
+                slots.extend(emit.init.iter().map(|d| d.map_or(Slot::None, Slot::Const)));
+                if let Some(s) = slots.first_mut() {
+                    *s = Slot::Exchange;
+                }
                 for f in &emit.fields {
-                    self.field(route, emit, f, &mut slots, ctx, || locs.render(r.loc))?;
+                    if !f.prefilled {
+                        self.field(route, emit, f, &mut slots, ctx, || locs.render(r.loc))?;
+                    }
                 }
                 if matches!(slots.get(1), Some(Slot::None)) {
                     if env_ts.is_none() {
@@ -1438,17 +1492,12 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
             tape::FALSE => "false",
             _ => return None,
         };
-        let find = |k: &str| {
+        let id = with_key(t, fm.ci, |k| {
             fm.entries
                 .iter()
-                .find(|(x, _)| x == k)
+                .find(|(x, _)| k.eq(x))
                 .and_then(|(_, id)| *id)
-        };
-        let id = if fm.ci {
-            text::with_lower(t, find)
-        } else {
-            find(t)
-        };
+        });
         id.map(Slot::Interned)
     }
 
@@ -1706,11 +1755,7 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
                 match canonical(view) {
                     None => Err(Some(describe(&view).into())),
                     Some(c) => {
-                        let found = if s.ci {
-                            text::with_lower(c, |low| s.lookup(low))
-                        } else {
-                            s.lookup(c)
-                        };
+                        let found = with_key(c, s.ci, |k| s.lookup_by(|x| k.eq(x)));
                         match found {
                             Some(m) => Ok(m),
                             None => Err(Some(
@@ -1739,10 +1784,11 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
                 let got = self.get(&sb.path, ctx);
                 let c = self.got_canonical(got);
                 let (neg, pos) = match c {
-                    Some(c) if sb.ci => text::with_lower(c, |l| {
-                        (sb.negative.contains(Some(l)), sb.positive.contains(Some(l)))
+                    Some(c) => with_key(c, sb.ci, |k| {
+                        let has = |set: &TextSet| set.texts.iter().any(|x| k.eq(x));
+                        (has(&sb.negative), has(&sb.positive))
                     }),
-                    c => (sb.negative.contains(c), sb.positive.contains(c)),
+                    None => (sb.negative.null, sb.positive.null),
                 };
                 if neg {
                     t = Cow::Owned(format!("-{}", t.trim_start_matches(['+', '-'])));
@@ -2003,16 +2049,11 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
                         t = t.get(..i).unwrap_or(t);
                     }
                 }
-                let test = |t: &str| match op {
-                    CmpOp::Eq => values.iter().any(|v| v == t),
-                    CmpOp::Ne => !values.iter().any(|v| v == t),
-                    CmpOp::Prefix => values.iter().any(|v| t.starts_with(v.as_str())),
-                };
-                if *ci {
-                    text::with_lower(t, test)
-                } else {
-                    test(t)
-                }
+                with_key(t, *ci, |k| match op {
+                    CmpOp::Eq => values.iter().any(|v| k.eq(v)),
+                    CmpOp::Ne => !values.iter().any(|v| k.eq(v)),
+                    CmpOp::Prefix => values.iter().any(|v| k.starts_with(v)),
+                })
             }
         })
     }

@@ -89,6 +89,8 @@ pub struct Emit {
     pub rec_keys: Vec<u32>,
     /// Key id -> gather slot (`NO_SLOT`: a key no record path starts with).
     pub slot_of: Vec<u16>,
+    /// Each slot's value before the fields run: the default of a [`Field::prefilled`] field.
+    pub init: Vec<Option<u32>>,
 }
 
 /// No gather slot.
@@ -151,6 +153,9 @@ pub struct Field {
     pub fast_any: bool,
     /// A plain constant source, converted once: an enum value's string id, or a boolean.
     pub fast_const: Option<FastConst>,
+    /// No source, not required, and no other field reads or writes its slot: its value is its
+    /// default, set in [`Emit::init`] before the fields run (evaluating it is skipped).
+    pub prefilled: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -304,6 +309,16 @@ impl Source {
             .as_ref()?
             .iter()
             .find(|(k, _)| k == key)
+            .map(|(_, v)| v)
+    }
+
+    /// The mapped value of the first key `is` accepts.
+    #[inline]
+    pub fn lookup_by(&self, is: impl Fn(&str) -> bool) -> Option<&Value<'static>> {
+        self.map
+            .as_ref()?
+            .iter()
+            .find(|(k, _)| is(k))
             .map(|(_, v)| v)
     }
 }
@@ -644,6 +659,13 @@ impl Compiler<'_> {
         for (i, f) in array(member(e, "fields", at)?, at)?.iter().enumerate() {
             fields.push(self.field(f, nslots, &format!("{at}.fields[{i}]"))?);
         }
+        prefill(&mut fields);
+        let mut init = vec![None; nslots];
+        for f in fields.iter().filter(|f| f.prefilled) {
+            if let Some(x) = init.get_mut(f.slot) {
+                *x = f.default;
+            }
+        }
         let rec_keys = self.emit_keys.take().unwrap_or_default();
         let mut slot_of = vec![NO_SLOT; self.keys.len() + 1];
         for (slot, &id) in rec_keys.iter().enumerate() {
@@ -659,6 +681,7 @@ impl Compiler<'_> {
             fields,
             rec_keys,
             slot_of,
+            init,
         })
     }
 
@@ -798,6 +821,7 @@ impl Compiler<'_> {
             fast_map,
             fast_any,
             fast_const,
+            prefilled: false,
         })
     }
 
@@ -987,6 +1011,40 @@ impl Compiler<'_> {
             rec_slot,
             root_slot,
         })
+    }
+}
+
+/// Mark the fields whose value is always their default and that no other field of the emit
+/// can observe or overwrite (sign_of and symbol_part read slots; raw symbols and repeated slots
+/// write them): setting those before the fields run gives the same slots.
+fn prefill(fields: &mut [Field]) {
+    fn reads(s: &Source, out: &mut Vec<usize>) {
+        match &s.op {
+            Op::SignOf(slot) | Op::SymbolPart { slot, .. } => out.push(*slot),
+            Op::Sub(a, b) => {
+                reads(a, out);
+                reads(b, out);
+            }
+            Op::Any(args) => args.iter().for_each(|a| reads(a, out)),
+            _ => {}
+        }
+    }
+    let mut touched = Vec::new();
+    for f in fields.iter() {
+        if let Some(s) = &f.source {
+            reads(s, &mut touched);
+        }
+        touched.extend(f.raw_slot);
+    }
+    for i in 0..fields.len() {
+        let slot = fields[i].slot;
+        let shared = fields
+            .iter()
+            .enumerate()
+            .any(|(j, g)| j != i && g.slot == slot);
+        let f = &mut fields[i];
+        f.prefilled =
+            f.source.is_none() && !f.required && slot > 1 && !shared && !touched.contains(&slot);
     }
 }
 
