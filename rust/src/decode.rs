@@ -983,9 +983,38 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
             key: None,
         };
         let ex = self.ex;
-        for route in &ex.routes {
-            if self.cond(&route.when, ctx)? {
-                return self.emit_route(route, out);
+        let Some(router) = &ex.router else {
+            for route in &ex.routes {
+                if self.cond(&route.when, ctx)? {
+                    return self.emit_route(route, out);
+                }
+            }
+            return self.unrecognized(raw, out);
+        };
+        let mut mask = router.always;
+        for key in &router.keys {
+            let got = self.get(&key.path, ctx);
+            let Some(mut t) = self.got_canonical(got) else {
+                continue;
+            };
+            if let Some(i) = key.before.as_deref().and_then(|sep| t.find(sep)) {
+                t = t.get(..i).unwrap_or(t);
+            }
+            with_key(t, key.ci, |k| {
+                for (v, m) in &key.table {
+                    if k.eq(v) {
+                        mask |= m;
+                    }
+                }
+            });
+        }
+        while mask != 0 {
+            let i = mask.trailing_zeros() as usize;
+            mask &= mask - 1;
+            if let Some(route) = ex.routes.get(i) {
+                if self.cond(&route.when, ctx)? {
+                    return self.emit_route(route, out);
+                }
             }
         }
         self.unrecognized(raw, out)

@@ -52,6 +52,129 @@ pub struct Exchange {
     pub root_keys: Vec<u32>,
     /// Key id -> root slot (`NO_SLOT`: none).
     pub root_slot_of: Vec<u16>,
+    /// Which routes can match, from a few frame texts (None: more than 64 routes).
+    pub router: Option<Router>,
+}
+
+/// Routing by the texts the routes compare: most route conditions hold only if some text of
+/// the frame (`topic`, `op`, ...) is one of a few values. Each route gets such a necessary
+/// condition where one can be derived ([`guard`]); a frame reads each text once and looks up
+/// which routes it allows, and only those (with the routes without a guard) have their
+/// condition evaluated, in order: the first match is the same, and a skipped route's condition
+/// is false (and cannot fail: routes whose conditions could fail get no guard).
+#[derive(Debug)]
+pub struct Router {
+    /// The texts read: path, lower-cased or not, cut before a separator or not.
+    pub keys: Vec<RouteKey>,
+    /// Bit i: route i has no guard (always evaluated).
+    pub always: u64,
+}
+
+#[derive(Debug)]
+pub struct RouteKey {
+    pub path: Path,
+    pub ci: bool,
+    /// Never empty (an empty separator fails: such routes get no guard).
+    pub before: Option<String>,
+    /// Text -> the routes (bits) whose guard it satisfies.
+    pub table: Vec<(String, u64)>,
+}
+
+/// A necessary condition of `c`: `c` holds only if one of these `eq` conditions holds (None:
+/// none derived). `all` needs each part, so any part's guard will do; `any` needs one part, so
+/// it needs a guard for every part.
+fn guard(c: &Cond) -> Option<Vec<&Cond>> {
+    match c {
+        Cond::Cmp {
+            op: CmpOp::Eq,
+            before,
+            ..
+        } if before.as_deref() != Some("") => Some(vec![c]),
+        Cond::All(cs) => cs.iter().find_map(guard),
+        Cond::Any(cs) if !cs.is_empty() => {
+            let mut all = Vec::new();
+            for x in cs {
+                all.extend(guard(x)?);
+            }
+            Some(all)
+        }
+        _ => None,
+    }
+}
+
+/// Whether evaluating `c` can fail (an empty `before` separator is a ValueError).
+fn can_fail(c: &Cond) -> bool {
+    match c {
+        Cond::Any(cs) | Cond::All(cs) => cs.iter().any(can_fail),
+        Cond::Not(x) => can_fail(x),
+        Cond::Cmp { before, .. } => before.as_deref() == Some(""),
+        _ => false,
+    }
+}
+
+fn same_path(a: &Path, b: &Path) -> bool {
+    a.base == b.base
+        && a.keys.len() == b.keys.len()
+        && a.keys.iter().zip(&b.keys).all(|(x, y)| x.key == y.key)
+}
+
+impl Router {
+    fn new(routes: &[Route]) -> Option<Router> {
+        if routes.len() > 64 {
+            return None;
+        }
+        let mut router = Router {
+            keys: Vec::new(),
+            always: 0,
+        };
+        for (i, route) in routes.iter().enumerate() {
+            let bit = 1u64 << i;
+            let lits = if can_fail(&route.when) {
+                None
+            } else {
+                guard(&route.when)
+            };
+            let Some(lits) = lits else {
+                router.always |= bit;
+                continue;
+            };
+            for lit in lits {
+                let Cond::Cmp {
+                    path,
+                    values,
+                    ci,
+                    before,
+                    ..
+                } = lit
+                else {
+                    continue;
+                };
+                let k =
+                    match router.keys.iter().position(|k| {
+                        same_path(&k.path, path) && k.ci == *ci && k.before == *before
+                    }) {
+                        Some(k) => k,
+                        None => {
+                            router.keys.push(RouteKey {
+                                path: path.clone(),
+                                ci: *ci,
+                                before: before.clone(),
+                                table: Vec::new(),
+                            });
+                            router.keys.len() - 1
+                        }
+                    };
+                let table = &mut router.keys[k].table;
+                for v in values {
+                    match table.iter_mut().find(|(t, _)| t == v) {
+                        Some((_, m)) => *m |= bit,
+                        None => table.push((v.clone(), bit)),
+                    }
+                }
+            }
+        }
+        Some(router)
+    }
 }
 
 #[derive(Debug)]
@@ -181,7 +304,7 @@ pub enum Base {
     Key,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Path {
     pub base: Base,
     pub keys: Vec<PathKey>,
@@ -193,7 +316,7 @@ pub struct Path {
     pub root_slot: Option<u16>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct PathKey {
     pub key: String,
     /// The key's id in [`Plan::keys`].
@@ -613,6 +736,7 @@ impl Compiler<'_> {
                 emits,
             });
         }
+        let router = Router::new(&routes);
         let root_keys = std::mem::take(&mut self.root_keys);
         let mut root_slot_of = vec![NO_SLOT; self.keys.len() + 1];
         for (slot, &id) in root_keys.iter().enumerate() {
@@ -627,6 +751,7 @@ impl Compiler<'_> {
             text_frames,
             max_text_frame,
             routes,
+            router,
             root_keys,
             root_slot_of,
         })
