@@ -1453,6 +1453,14 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
                         return Ok(());
                     }
                 }
+                if let (Some(slot), true) = (f.fast_signed, ctx.rec == self.gathered) {
+                    if let Some(x) = self.fast_signed(s, slot, ctx) {
+                        if let Some(out) = slots.get_mut(f.slot) {
+                            *out = Slot::Float(x);
+                        }
+                        return Ok(());
+                    }
+                }
                 match self.source(s, ctx, slots)? {
                     Cur::N(v) => {
                         if let Some(value) = self.fast_convert(f, v) {
@@ -1530,6 +1538,47 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
         id.map(Slot::Interned)
     }
 
+    /// A [`Field::fast_signed`] field in float mode, without building the re-signed text:
+    /// `float("-" + digits)` is `-float(digits)`. None: take the general path (absent values,
+    /// bad numbers, decimal mode).
+    #[inline]
+    fn fast_signed(&mut self, s: &Source, slot: u16, ctx: Ctx) -> Option<f64> {
+        if self.eng.numbers != Numbers::Float {
+            return None;
+        }
+        let v = *self.st.vals.get(usize::from(slot))?;
+        if v == MISSING {
+            return None;
+        }
+        let t = match self.doc.tag(v) {
+            tape::STR | tape::FLOAT => self.doc.raw(v)?,
+            tape::INT => text::int_literal_canonical(self.doc.raw(v)?),
+            _ => return None,
+        };
+        // A decimal text has at most one sign, so |float(t)| is float of its digits.
+        let x = text::decimal_float(t)?;
+        let mut negative = t.starts_with('-');
+        if let Some(sb) = &s.sign_by {
+            let got = self.get(&sb.path, ctx);
+            let (neg, pos) = match self.got_canonical(got) {
+                Some(c) => with_key(c, sb.ci, |k| {
+                    let has = |set: &TextSet| set.texts.iter().any(|x| k.eq(x));
+                    (has(&sb.negative), has(&sb.positive))
+                }),
+                None => (sb.negative.null, sb.positive.null),
+            };
+            if neg {
+                negative = true;
+            } else if pos {
+                negative = false;
+            }
+        }
+        if s.negate {
+            negative = !negative;
+        }
+        Some(if negative { -x.abs() } else { x.abs() })
+    }
+
     /// `_convert` of a frame value in the common cases (a decimal string or number, an
     /// integer, a known enum string, a plain string, a boolean); None: take the general path,
     /// which also makes the errors.
@@ -1539,6 +1588,12 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
         match (f.ty, n.tag) {
             (FieldType::Decimal, tape::STR | tape::FLOAT) => {
                 let t = self.doc.raw(v)?;
+                if self.eng.numbers == Numbers::Float {
+                    // One pass for the usual short decimals (checked and converted).
+                    if let Some(x) = text::decimal_float(t) {
+                        return Some(Slot::Float(x));
+                    }
+                }
                 if t.is_empty() || !text::is_decimal_text(t) {
                     return None;
                 }

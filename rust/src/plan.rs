@@ -276,6 +276,9 @@ pub struct Field {
     pub fast_any: bool,
     /// A plain constant source, converted once: an enum value's string id, or a boolean.
     pub fast_const: Option<FastConst>,
+    /// A decimal field from a one-key record path re-signed by `sign_by` and/or `negate` (no
+    /// other modifier, no `when`): the gather slot of the path.
+    pub fast_signed: Option<u16>,
     /// No source, not required, and no other field reads or writes its slot: its value is its
     /// default, set in [`Emit::init`] before the fields run (evaluating it is skipped).
     pub prefilled: bool,
@@ -927,6 +930,25 @@ impl Compiler<'_> {
             },
             _ => None,
         };
+        let fast_signed = match &source {
+            Some(Source {
+                op: Op::Path(p),
+                when: None,
+                absent_if: None,
+                map: None,
+                join: None,
+                sign_by,
+                negate,
+                ..
+            }) if p.base == Base::Rec
+                && p.keys.len() == 1
+                && ty == FieldType::Decimal
+                && (sign_by.is_some() || *negate) =>
+            {
+                p.rec_slot
+            }
+            _ => None,
+        };
         let default = match f.get("default").map(constant) {
             None | Some(Value::Null) => None,
             Some(d) => Some(self.const_id(d)),
@@ -946,6 +968,7 @@ impl Compiler<'_> {
             fast_map,
             fast_any,
             fast_const,
+            fast_signed,
             prefilled: false,
         })
     }
