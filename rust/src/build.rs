@@ -181,13 +181,13 @@ impl<'py, 'p> Builder<'py, 'p> {
             return Err(self.failure(failure));
         }
         for ev in &out.events {
-            let obj = self.event(ev)?;
+            let obj = self.event(ev, out.slots_of(ev))?;
             list.append(obj)?;
         }
         Ok(())
     }
 
-    fn event(&mut self, ev: &Event<'_>) -> PyResult<Bound<'py, PyAny>> {
+    fn event(&mut self, ev: &Event, slots: &[Slot<'_>]) -> PyResult<Bound<'py, PyAny>> {
         let parts = self.parts;
         let (class, names, kind) = match ev.shape {
             Shape::Kind(k) => {
@@ -208,7 +208,7 @@ impl<'py, 'p> Builder<'py, 'p> {
             return Err(PyKeyError::new_err(kind.to_owned()));
         };
         let names = names.bind(self.py).clone();
-        if ev.slots.len() != names.len() {
+        if slots.len() != names.len() {
             return Err(PyValueError::new_err(
                 "internal error: slots and field names differ",
             ));
@@ -217,13 +217,11 @@ impl<'py, 'p> Builder<'py, 'p> {
         let mut values = std::mem::take(&mut self.values);
         values.clear();
         let defaults: &[Option<Py<PyAny>>] = match ev.shape {
-            Shape::Kind(k) if ev.slots.len() <= 64 => {
-                parts.defaults.get(k).map_or(&[], Vec::as_slice)
-            }
+            Shape::Kind(k) if slots.len() <= 64 => parts.defaults.get(k).map_or(&[], Vec::as_slice),
             _ => &[],
         };
         let mut mask = 0u64;
-        for (i, slot) in ev.slots.iter().enumerate() {
+        for (i, slot) in slots.iter().enumerate() {
             match self.slot(slot) {
                 Ok(v) => {
                     if let Some(Some(d)) = defaults.get(i) {

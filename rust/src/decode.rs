@@ -127,39 +127,59 @@ pub enum Shape {
     Unrecognized,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct Event<'a> {
+/// An event: its shape and where its values are in [`FrameOut::slots`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Event {
     pub shape: Shape,
-    pub slots: Vec<Slot<'a>>,
+    pub start: u32,
+    pub len: u32,
 }
 
-impl Event<'_> {
-    pub fn into_static(self) -> Event<'static> {
-        Event {
-            shape: self.shape,
-            slots: self.slots.into_iter().map(Slot::into_static).collect(),
-        }
-    }
-}
-
-/// The events of one frame, or the failure that stopped it.
-#[derive(Debug, Clone, PartialEq)]
+/// The events of one frame, or the failure that stopped it. The events' values share one
+/// buffer (one allocation per frame rather than per event).
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct FrameOut<'a> {
-    pub events: Vec<Event<'a>>,
+    pub events: Vec<Event>,
+    pub slots: Vec<Slot<'a>>,
     pub failure: Option<Failure>,
 }
 
 impl<'a> FrameOut<'a> {
     pub fn fail(failure: Failure) -> FrameOut<'a> {
         FrameOut {
-            events: Vec::new(),
             failure: Some(failure),
+            ..FrameOut::default()
         }
+    }
+
+    /// The values of an event of this frame.
+    pub fn slots_of(&self, ev: &Event) -> &[Slot<'a>] {
+        let start = ev.start as usize;
+        self.slots
+            .get(start..start.saturating_add(ev.len as usize))
+            .unwrap_or_default()
+    }
+
+    /// Append an event of these values.
+    fn push(&mut self, shape: Shape, slots: impl IntoIterator<Item = Slot<'a>>) {
+        let start = self.slots.len();
+        self.slots.extend(slots);
+        self.close(shape, start);
+    }
+
+    /// Append an event whose values are `slots[start..]`.
+    fn close(&mut self, shape: Shape, start: usize) {
+        self.events.push(Event {
+            shape,
+            start: u32::try_from(start).unwrap_or(u32::MAX),
+            len: u32::try_from(self.slots.len() - start).unwrap_or(0),
+        });
     }
 
     pub fn into_static(self) -> FrameOut<'static> {
         FrameOut {
-            events: self.events.into_iter().map(Event::into_static).collect(),
+            events: self.events,
+            slots: self.slots.into_iter().map(Slot::into_static).collect(),
             failure: self.failure,
         }
     }
@@ -302,12 +322,9 @@ impl Engine {
 
     /// Decode a frame already inflated.
     pub fn decode_text<'a>(&'a self, st: &mut State, buf: &'a [u8]) -> FrameOut<'a> {
-        let mut events = Vec::new();
-        match self.decode_into(st, buf, &mut events) {
-            Ok(()) => FrameOut {
-                events,
-                failure: None,
-            },
+        let mut out = FrameOut::default();
+        match self.decode_into(st, buf, &mut out) {
+            Ok(()) => out,
             Err(f) => FrameOut::fail(f),
         }
     }
@@ -318,17 +335,17 @@ impl Engine {
         &'a self,
         st: &mut State,
         buf: &'a [u8],
-        out: &mut Vec<Event<'a>>,
+        out: &mut FrameOut<'a>,
     ) -> Result<(), Failure> {
         let ex = self.exchange();
         if buf.len() <= ex.max_text_frame.saturating_add(8) {
             let stripped = text::strip_ascii_ws(buf);
             if let Some(i) = ex.text_frames.iter().position(|t| t.text == stripped) {
                 let reply = ex.text_frames[i].reply;
-                out.push(Event {
-                    shape: Shape::TextFrame(i),
-                    slots: vec![Slot::Exchange, Slot::Now, Slot::Const(reply)],
-                });
+                out.push(
+                    Shape::TextFrame(i),
+                    [Slot::Exchange, Slot::Now, Slot::Const(reply)],
+                );
                 return Ok(());
             }
         }
@@ -975,7 +992,7 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
     }
 
     #[inline(never)]
-    fn frame(&mut self, raw: &'a str, out: &mut Vec<Event<'a>>) -> Result<(), Failure> {
+    fn frame(&mut self, raw: &'a str, out: &mut FrameOut<'a>) -> Result<(), Failure> {
         self.gather_root();
         let ctx = Ctx {
             rec: ROOT,
@@ -1020,7 +1037,7 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
         self.unrecognized(raw, out)
     }
 
-    fn unrecognized(&mut self, raw: &'a str, out: &mut Vec<Event<'a>>) -> Result<(), Failure> {
+    fn unrecognized(&mut self, raw: &'a str, out: &mut FrameOut<'a>) -> Result<(), Failure> {
         let ctx = Ctx {
             rec: ROOT,
             parent: None,
@@ -1043,10 +1060,10 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
             }
         }
         let ts = self.envelope_time()?;
-        out.push(Event {
-            shape: Shape::Unrecognized,
-            slots: vec![Slot::Exchange, ts, topic, Slot::Str(Cow::Borrowed(raw))],
-        });
+        out.push(
+            Shape::Unrecognized,
+            [Slot::Exchange, ts, topic, Slot::Str(Cow::Borrowed(raw))],
+        );
         Ok(())
     }
 
@@ -1079,7 +1096,7 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
     }
 
     /// `_emit_route`.
-    fn emit_route(&mut self, route: &'a Route, out: &mut Vec<Event<'a>>) -> Result<(), Failure> {
+    fn emit_route(&mut self, route: &'a Route, out: &mut FrameOut<'a>) -> Result<(), Failure> {
         let mut env_ts: Option<Slot<'a>> = None;
         let mut locs = Locs::new();
         let mut recs = std::mem::take(&mut self.st.recs);
@@ -1094,7 +1111,7 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
         locs: &mut Locs<'t>,
         recs: &mut Vec<Rec>,
         env_ts: &mut Option<Slot<'a>>,
-        out: &mut Vec<Event<'a>>,
+        out: &mut FrameOut<'a>,
     ) -> Result<(), Failure> {
         for emit in &route.emits {
             recs.clear();
@@ -1111,14 +1128,19 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
                         continue;
                     }
                 }
-                let mut slots: Vec<Slot<'a>> = Vec::with_capacity(emit.nslots);
-                slots.extend(emit.init.iter().map(|d| d.map_or(Slot::None, Slot::Const)));
+                let start = out.slots.len();
+                if start == 0 {
+                    out.slots.reserve(recs.len().saturating_mul(emit.nslots));
+                }
+                out.slots
+                    .extend(emit.init.iter().map(|d| d.map_or(Slot::None, Slot::Const)));
+                let slots = out.slots.get_mut(start..).unwrap_or_default();
                 if let Some(s) = slots.first_mut() {
                     *s = Slot::Exchange;
                 }
                 for f in &emit.fields {
                     if !f.prefilled {
-                        self.field(route, emit, f, &mut slots, ctx, || locs.render(r.loc))?;
+                        self.field(route, emit, f, slots, ctx, || locs.render(r.loc))?;
                     }
                 }
                 if matches!(slots.get(1), Some(Slot::None)) {
@@ -1129,10 +1151,7 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
                         *s = ts.clone();
                     }
                 }
-                out.push(Event {
-                    shape: Shape::Kind(emit.kind),
-                    slots,
-                });
+                out.close(Shape::Kind(emit.kind), start);
             }
         }
         self.gathered = MISSING;
@@ -2270,7 +2289,9 @@ mod tests {
             .into_static()
     }
 
-    fn field<'x>(e: &Engine, ev: &'x Event<'_>, name: &str) -> &'x Slot<'x> {
+    /// A field of event `ev.1` of frame `ev.0`.
+    fn field<'x>(e: &Engine, ev: (&'x FrameOut<'static>, usize), name: &str) -> &'x Slot<'static> {
+        let (out, ev) = (ev.0, &ev.0.events[ev.1]);
         let Shape::Kind(k) = ev.shape else {
             panic!("not a kind event")
         };
@@ -2279,7 +2300,7 @@ mod tests {
             .iter()
             .position(|f| f == name)
             .expect("field");
-        &ev.slots[i]
+        &out.slots_of(ev)[i]
     }
 
     fn interned(e: &Engine, s: &Slot<'_>) -> String {
@@ -2298,7 +2319,7 @@ mod tests {
         let out = decode(&e, frame);
         assert!(out.failure.is_none(), "{:?}", out.failure);
         assert_eq!(out.events.len(), 1);
-        let ev = &out.events[0];
+        let ev = (&out, 0);
         assert!(
             matches!(field(&e, ev, "symbol"), Slot::Symbol(0, s) if s.as_ref() == "BTC/USDT:USDT")
         );
@@ -2318,7 +2339,7 @@ mod tests {
         let e = engine("woo", Numbers::Decimal);
         let frame = r#"{"topic":"balance","ts":1,"data":{"balances":[{"t":"usdt","h":"10.50","f":"0.25","ver":1}]}}"#;
         let out = decode(&e, frame);
-        let ev = &out.events[0];
+        let ev = (&out, 0);
         assert_eq!(field(&e, ev, "asset"), &Slot::Str("USDT".into()));
         assert_eq!(
             field(&e, ev, "wallet_balance"),
@@ -2327,7 +2348,8 @@ mod tests {
         assert_eq!(field(&e, ev, "available"), &Slot::Decimal("1025E-2".into()));
         assert_eq!(field(&e, ev, "ts"), &Slot::Int(1000));
         let f = engine("woo", Numbers::Float);
-        let ev = &decode(&f, frame).events[0];
+        let out = decode(&f, frame);
+        let ev = (&out, 0);
         assert_eq!(field(&f, ev, "available"), &Slot::Float(10.25));
     }
 
@@ -2379,14 +2401,17 @@ mod tests {
         let e = engine("xt", Numbers::Float);
         let out = decode(&e, " ping\n");
         assert_eq!(out.events[0].shape, Shape::TextFrame(0));
-        let reply = &out.events[0].slots[2];
+        let reply = &out.slots_of(&out.events[0])[2];
         assert!(
             matches!(reply, Slot::Const(id) if e.plan.consts[*id as usize] == Value::Str("pong".into()))
         );
         let out = decode(&e, r#"{"topic":"brand_new","ts":5}"#);
         assert_eq!(out.events[0].shape, Shape::Unrecognized);
-        assert_eq!(out.events[0].slots[2], Slot::Str("brand_new".into()));
-        assert_eq!(out.events[0].slots[1], Slot::Now);
+        assert_eq!(
+            out.slots_of(&out.events[0])[2],
+            Slot::Str("brand_new".into())
+        );
+        assert_eq!(out.slots_of(&out.events[0])[1], Slot::Now);
     }
 
     #[test]
@@ -2398,7 +2423,7 @@ mod tests {
         let out = e.decode(&mut st, &gz, &mut scratch).into_static();
         assert_eq!(out.events.len(), 1);
         assert_eq!(
-            out.events[0].slots[2],
+            out.slots_of(&out.events[0])[2],
             Slot::Str(r#"{"op":"pong","ts":"1700000000000"}"#.into())
         );
         let mut bad = gz.clone();
