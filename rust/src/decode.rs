@@ -1011,6 +1011,17 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
         let mut mask = router.always;
         for key in &router.keys {
             let got = self.get(&key.path, ctx);
+            if !key.types.is_empty() {
+                let view = self.got_view(got);
+                for &(ty, m) in &key.types {
+                    if is_type(view, ty) {
+                        mask |= m;
+                    }
+                }
+            }
+            if key.table.is_empty() {
+                continue;
+            }
             let Some(mut t) = self.got_canonical(got) else {
                 continue;
             };
@@ -1027,9 +1038,10 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
         }
         while mask != 0 {
             let i = mask.trailing_zeros() as usize;
+            let bit = mask & mask.wrapping_neg();
             mask &= mask - 1;
             if let Some(route) = ex.routes.get(i) {
-                if self.cond(&route.when, ctx)? {
+                if router.exact & bit != 0 || self.cond(&route.when, ctx)? {
                     return self.emit_route(route, out);
                 }
             }
@@ -2501,6 +2513,62 @@ mod tests {
                     let mut scratch = Vec::new();
                     let _ = e.decode(&mut st, &buf, &mut scratch);
                 }
+            }
+        }
+    }
+
+    /// The router picks the route evaluating every condition in order would.
+    #[test]
+    fn router_keeps_first_match() {
+        let plan = plan();
+        let mut plain = Plan::from_json(
+            include_str!("../../python/pushwire/_generated/plan.py")
+                .split("r\"\"\"")
+                .nth(1)
+                .and_then(|t| t.split("\"\"\"").next())
+                .expect("PLAN_JSON"),
+        )
+        .expect("plan");
+        for (_, ex) in &mut plain.exchanges {
+            ex.router = None;
+        }
+        let plain = Arc::new(plain);
+        for (name, ex) in &plan.exchanges {
+            let router = ex.router.as_ref().expect("a router");
+            let mut texts: Vec<(String, String)> = Vec::new();
+            for k in &router.keys {
+                let key = k
+                    .path
+                    .keys
+                    .iter()
+                    .map(|x| x.key.as_str())
+                    .collect::<Vec<_>>();
+                for (t, _) in &k.table {
+                    texts.push((key.join("."), t.clone()));
+                    texts.push((key.join("."), t.to_uppercase()));
+                    texts.push((key.join("."), format!("{t}.x")));
+                }
+            }
+            let datas = [r#""s""#, "[]", "{}", "1", "null", r#"{"positions":[]}"#];
+            let mut frames = Vec::new();
+            for (i, (k1, t1)) in texts.iter().enumerate() {
+                for d in datas {
+                    frames.push(format!(r#"{{"{k1}":"{t1}","data":{d},"code":0}}"#));
+                    let (k2, t2) = &texts[(i * 7 + 3) % texts.len()];
+                    if k2 != k1 {
+                        frames.push(format!(r#"{{"{k1}":"{t1}","{k2}":"{t2}","data":{d}}}"#));
+                    }
+                }
+            }
+            let a = Engine::new(plan.clone(), name, Numbers::Float, Limits::default()).unwrap();
+            let b = Engine::new(plain.clone(), name, Numbers::Float, Limits::default()).unwrap();
+            for f in &frames {
+                let (x, y) = (decode(&a, f), decode(&b, f));
+                let shapes =
+                    |o: &FrameOut<'_>| o.events.iter().map(|e| e.shape).collect::<Vec<_>>();
+                assert_eq!(shapes(&x), shapes(&y), "{name}: {f}");
+                assert_eq!(x.slots, y.slots, "{name}: {f}");
+                assert_eq!(x.failure, y.failure, "{name}: {f}");
             }
         }
     }

@@ -68,6 +68,8 @@ pub struct Router {
     pub keys: Vec<RouteKey>,
     /// Bit i: route i has no guard (always evaluated).
     pub always: u64,
+    /// Bit i: route i's condition is exactly its guard (true once the guard holds).
+    pub exact: u64,
 }
 
 #[derive(Debug)]
@@ -78,25 +80,32 @@ pub struct RouteKey {
     pub before: Option<String>,
     /// Text -> the routes (bits) whose guard it satisfies.
     pub table: Vec<(String, u64)>,
+    /// JSON type -> the routes whose guard it satisfies (`is`, which ignores ci and before).
+    pub types: Vec<(JsonType, u64)>,
 }
 
-/// A necessary condition of `c`: `c` holds only if one of these `eq` conditions holds (None:
-/// none derived). `all` needs each part, so any part's guard will do; `any` needs one part, so
-/// it needs a guard for every part.
-fn guard(c: &Cond) -> Option<Vec<&Cond>> {
+/// A necessary condition of `c`: `c` holds only if one of these `eq` or `is` conditions holds
+/// (None: none derived), and whether it is also sufficient. `all` needs each part, so any
+/// part's guard will do; `any` needs one part, so it needs a guard for every part.
+fn guard(c: &Cond) -> Option<(Vec<&Cond>, bool)> {
     match c {
         Cond::Cmp {
             op: CmpOp::Eq,
             before,
             ..
-        } if before.as_deref() != Some("") => Some(vec![c]),
-        Cond::All(cs) => cs.iter().find_map(guard),
+        } if before.as_deref() != Some("") => Some((vec![c], true)),
+        Cond::Is { .. } => Some((vec![c], true)),
+        Cond::All(cs) if cs.len() == 1 => cs.first().and_then(guard),
+        Cond::All(cs) => cs.iter().find_map(guard).map(|(g, _)| (g, false)),
         Cond::Any(cs) if !cs.is_empty() => {
             let mut all = Vec::new();
+            let mut exact = true;
             for x in cs {
-                all.extend(guard(x)?);
+                let (g, e) = guard(x)?;
+                all.extend(g);
+                exact &= e;
             }
-            Some(all)
+            Some((all, exact))
         }
         _ => None,
     }
@@ -126,6 +135,7 @@ impl Router {
         let mut router = Router {
             keys: Vec::new(),
             always: 0,
+            exact: 0,
         };
         for (i, route) in routes.iter().enumerate() {
             let bit = 1u64 << i;
@@ -134,46 +144,64 @@ impl Router {
             } else {
                 guard(&route.when)
             };
-            let Some(lits) = lits else {
+            let Some((lits, exact)) = lits else {
                 router.always |= bit;
                 continue;
             };
+            if exact {
+                router.exact |= bit;
+            }
             for lit in lits {
-                let Cond::Cmp {
-                    path,
-                    values,
-                    ci,
-                    before,
-                    ..
-                } = lit
-                else {
-                    continue;
-                };
-                let k =
-                    match router.keys.iter().position(|k| {
-                        same_path(&k.path, path) && k.ci == *ci && k.before == *before
-                    }) {
-                        Some(k) => k,
-                        None => {
-                            router.keys.push(RouteKey {
-                                path: path.clone(),
-                                ci: *ci,
-                                before: before.clone(),
-                                table: Vec::new(),
-                            });
-                            router.keys.len() - 1
+                match lit {
+                    Cond::Cmp {
+                        path,
+                        values,
+                        ci,
+                        before,
+                        ..
+                    } => {
+                        let k = router.key(path, |k| k.ci == *ci && k.before == *before);
+                        let key = &mut router.keys[k];
+                        key.ci = *ci;
+                        key.before.clone_from(before);
+                        for v in values {
+                            match key.table.iter_mut().find(|(t, _)| t == v) {
+                                Some((_, m)) => *m |= bit,
+                                None => key.table.push((v.clone(), bit)),
+                            }
                         }
-                    };
-                let table = &mut router.keys[k].table;
-                for v in values {
-                    match table.iter_mut().find(|(t, _)| t == v) {
-                        Some((_, m)) => *m |= bit,
-                        None => table.push((v.clone(), bit)),
                     }
+                    Cond::Is { path, ty } => {
+                        let k = router.key(path, |_| true);
+                        let types = &mut router.keys[k].types;
+                        match types.iter_mut().find(|(t, _)| t == ty) {
+                            Some((_, m)) => *m |= bit,
+                            None => types.push((*ty, bit)),
+                        }
+                    }
+                    _ => {}
                 }
             }
         }
         Some(router)
+    }
+
+    /// The key reading `path` that `fits` (or has no texts yet: any fits it), made if none.
+    fn key(&mut self, path: &Path, fits: impl Fn(&RouteKey) -> bool) -> usize {
+        let found = self.keys.iter().position(|k| {
+            same_path(&k.path, path)
+                && (fits(k) || (k.table.is_empty() && !k.ci && k.before.is_none()))
+        });
+        found.unwrap_or_else(|| {
+            self.keys.push(RouteKey {
+                path: path.clone(),
+                ci: false,
+                before: None,
+                table: Vec::new(),
+                types: Vec::new(),
+            });
+            self.keys.len() - 1
+        })
     }
 }
 
