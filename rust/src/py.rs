@@ -6,7 +6,7 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::sync::MutexExt;
-use pyo3::types::{PyByteArray, PyBytes, PyList, PyMemoryView, PyString};
+use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyMemoryView, PyString};
 
 use crate::build::{Builder, PyParts};
 use crate::decode::{Engine, FrameOut, Limits, Numbers, State};
@@ -398,6 +398,15 @@ impl Decoder {
                 return Ok(list);
             }
         }
+    }
+
+    /// Private (tests): how each event kind is built, {kind: "direct" | "call" | "missing"}.
+    fn _build_paths<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        for (kind, path) in self.parts.build_paths() {
+            d.set_item(kind, path)?;
+        }
+        Ok(d)
     }
 
     fn __repr__(&self) -> String {
