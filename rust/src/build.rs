@@ -175,7 +175,18 @@ pub struct BuildCache {
     symbols: Vec<Option<Py<PyString>>>,
     /// Per plan kind: keyword-name tuples without the fields of a mask (bit i: field i left out).
     kwnames: Vec<Vec<(u64, Py<PyTuple>)>>,
+    /// The builders' buffers, kept so that a call allocates none.
+    values: PtrBuf,
+    objects: PtrBuf,
 }
+
+/// A buffer of object pointers, reused from call to call; empty whenever it is in the cache.
+#[derive(Default)]
+struct PtrBuf(Vec<*mut ffi::PyObject>);
+
+// SAFETY: a PtrBuf in the cache is always empty (a Builder releases what it holds before
+// putting it back), so moving it to another thread moves an allocation, not object references.
+unsafe impl Send for PtrBuf {}
 
 /// Keyword-name tuples kept per kind.
 const KWNAMES_PER_KIND: usize = 16;
@@ -187,8 +198,21 @@ pub struct Builder<'py, 'p> {
     recv_ts: Option<Bound<'py, PyAny>>,
     now: Option<Bound<'py, PyAny>>,
     symbols: Option<MutexGuard<'p, BuildCache>>,
-    /// The keyword values of the event being built (new references), reused.
+    /// The field values of the event being built (new references), reused.
     values: Vec<*mut ffi::PyObject>,
+    /// The events of the frame being built (new references), reused.
+    objects: Vec<*mut ffi::PyObject>,
+}
+
+impl Drop for Builder<'_, '_> {
+    fn drop(&mut self) {
+        release(&mut self.values);
+        release(&mut self.objects);
+        if let Some(cache) = self.symbols.as_mut() {
+            cache.values.0 = std::mem::take(&mut self.values);
+            cache.objects.0 = std::mem::take(&mut self.objects);
+        }
+    }
 }
 
 /// Release the references in `values` (new references this builder owns).
@@ -202,10 +226,17 @@ fn release(values: &mut Vec<*mut ffi::PyObject>) {
 
 impl<'py, 'p> Builder<'py, 'p> {
     pub fn new(py: Python<'py>, parts: &'p PyParts, recv_ts: Option<Bound<'py, PyAny>>) -> Self {
-        let symbols = match parts.cache.try_lock() {
+        let mut symbols = match parts.cache.try_lock() {
             Ok(g) => Some(g),
             Err(TryLockError::Poisoned(p)) => Some(p.into_inner()),
             Err(TryLockError::WouldBlock) => None, // another thread builds: no cache this call
+        };
+        let (values, objects) = match symbols {
+            Some(ref mut c) => (
+                std::mem::take(&mut c.values.0),
+                std::mem::take(&mut c.objects.0),
+            ),
+            None => (Vec::with_capacity(parts.max_fields), Vec::new()),
         };
         Builder {
             py,
@@ -213,8 +244,48 @@ impl<'py, 'p> Builder<'py, 'p> {
             recv_ts: recv_ts.filter(|r| !r.is_none()),
             now: None,
             symbols,
-            values: Vec::with_capacity(parts.max_fields),
+            values,
+            objects,
         }
+    }
+
+    /// The events of one frame as a new list, or its failure. The list is made once all its
+    /// events are, at its final size (no growing, and never seen with empty items).
+    pub fn frame_list(&mut self, out: FrameOut<'_>) -> PyResult<Bound<'py, PyList>> {
+        if let Some(failure) = out.failure {
+            return Err(self.failure(failure));
+        }
+        let mut objects = std::mem::take(&mut self.objects);
+        for ev in &out.events {
+            match self.event(ev) {
+                Ok(obj) => objects.push(obj.into_ptr()),
+                Err(e) => {
+                    release(&mut objects);
+                    self.objects = objects;
+                    return Err(e);
+                }
+            }
+        }
+        let len = ffi::Py_ssize_t::try_from(objects.len()).unwrap_or(ffi::Py_ssize_t::MAX);
+        // SAFETY: PyList_New returns a new list of `len` NULL items (or NULL with an exception
+        // set); each item is then set to one of the `len` new references in `objects`, which
+        // move into the list (`objects` is cleared without releasing them). Nothing runs
+        // between the allocation and the last store.
+        let list = unsafe {
+            let list = ffi::PyList_New(len);
+            if list.is_null() {
+                release(&mut objects);
+                self.objects = objects;
+                return Err(PyErr::fetch(self.py));
+            }
+            for (i, obj) in objects.iter().enumerate() {
+                ffi::PyList_SET_ITEM(list, i as ffi::Py_ssize_t, *obj);
+            }
+            objects.clear();
+            Bound::from_owned_ptr(self.py, list).cast_into_unchecked::<PyList>()
+        };
+        self.objects = objects;
+        Ok(list)
     }
 
     /// `recv_ts` as given (None when not given or None).
@@ -466,6 +537,7 @@ impl<'py, 'p> Builder<'py, 'p> {
         s.into_any()
     }
 
+    #[inline(always)]
     fn slot(&mut self, slot: &Slot<'_>) -> PyResult<Bound<'py, PyAny>> {
         let py = self.py;
         Ok(match slot {

@@ -323,15 +323,13 @@ impl Decoder {
                 .unwrap_or_else(PoisonError::into_inner);
             self.run_one(&mut st, input, &mut scratch)
         };
-        let list = PyList::empty(py);
-        let built = builder.frame(out, &list);
+        let built = builder.frame_list(out);
         if scratch.capacity() <= KEEP_INFLATED_BYTES {
             if let Ok(mut b) = self.inflated.try_lock() {
                 *b = scratch;
             }
         }
-        built?;
-        Ok(list)
+        built
     }
 
     /// Decode frames in order; the events of all of them, flattened. The bytes-level work of
