@@ -8,7 +8,7 @@ use pyo3::exceptions::{PyKeyError, PyTypeError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use pyo3::types::{PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType};
 
 use crate::decode::{Event, FrameOut, Shape, Slot};
 use crate::error::{Failure, FailureKind};
@@ -39,6 +39,11 @@ pub struct PyParts {
     /// Per text frame of the exchange: its class and kind name.
     text_frames: Vec<(Option<Py<PyAny>>, String)>,
     unrecognized: Option<Py<PyAny>>,
+    /// How to fill instances directly, per plan kind, per text frame and for `unrecognized`
+    /// (None: the class is called instead).
+    direct_kinds: Vec<Option<Direct>>,
+    direct_text_frames: Vec<Option<Direct>>,
+    direct_unrecognized: Option<Direct>,
     heartbeat_names: Py<PyTuple>,
     unrecognized_names: Py<PyTuple>,
     /// Enum values (interned str), by [`Plan::strings`] id.
@@ -74,8 +79,15 @@ impl PyParts {
                 fields.iter().map(|f| PyString::intern(py, f)).collect();
             Ok(PyTuple::new(py, interned)?.unbind())
         };
+        let direct = |cls: &Option<Py<PyAny>>, fields: &[&str]| -> PyResult<Option<Direct>> {
+            match cls {
+                Some(c) if direct_allowed() => Direct::new(c.bind(py), fields),
+                _ => Ok(None),
+            }
+        };
         let mut kinds = Vec::with_capacity(plan.kinds.len());
         let mut defaults = Vec::with_capacity(plan.kinds.len());
+        let mut direct_kinds = Vec::with_capacity(plan.kinds.len());
         for k in &plan.kinds {
             let fields: Vec<&str> = k.fields.iter().map(String::as_str).collect();
             let cls = class(&k.name)?;
@@ -83,13 +95,19 @@ impl PyParts {
                 Some(c) => singleton_defaults(c.bind(py), &fields),
                 None => fields.iter().map(|_| None).collect(),
             });
+            direct_kinds.push(direct(&cls, &fields)?);
             kinds.push((cls, names(&fields)?, k.name.clone()));
         }
         let (name, exchange) = &plan.exchanges[ex];
         let mut text_frames = Vec::with_capacity(exchange.text_frames.len());
+        let mut direct_text_frames = Vec::with_capacity(exchange.text_frames.len());
         for tf in &exchange.text_frames {
-            text_frames.push((class(&tf.kind)?, tf.kind.clone()));
+            let cls = class(&tf.kind)?;
+            direct_text_frames.push(direct(&cls, &HEARTBEAT_FIELDS)?);
+            text_frames.push((cls, tf.kind.clone()));
         }
+        let unrecognized = class("unrecognized")?;
+        let direct_unrecognized = direct(&unrecognized, &UNRECOGNIZED_FIELDS)?;
         let strings = plan
             .strings
             .iter()
@@ -103,9 +121,12 @@ impl PyParts {
             exchange: PyString::intern(py, name).unbind(),
             kinds,
             text_frames,
-            unrecognized: class("unrecognized")?,
-            heartbeat_names: names(&["exchange", "ts", "reply"])?,
-            unrecognized_names: names(&["exchange", "ts", "topic", "raw"])?,
+            unrecognized,
+            direct_kinds,
+            direct_text_frames,
+            direct_unrecognized,
+            heartbeat_names: names(&HEARTBEAT_FIELDS)?,
+            unrecognized_names: names(&UNRECOGNIZED_FIELDS)?,
             strings,
             consts,
             cache: Mutex::new(BuildCache::default()),
@@ -121,6 +142,32 @@ impl PyParts {
     }
 }
 
+/// The slots of [`Shape::TextFrame`] and [`Shape::Unrecognized`] events.
+const HEARTBEAT_FIELDS: [&str; 3] = ["exchange", "ts", "reply"];
+const UNRECOGNIZED_FIELDS: [&str; 4] = ["exchange", "ts", "topic", "raw"];
+
+impl PyParts {
+    /// Per event kind this decoder can emit: "direct" when its instances are filled directly,
+    /// "call" when its class is called, "missing" when `EVENT_CLASSES` lacks it.
+    pub fn build_paths(&self) -> Vec<(&str, &'static str)> {
+        let path = |cls: &Option<Py<PyAny>>, d: &Option<Direct>| match (cls, d) {
+            (None, _) => "missing",
+            (Some(_), Some(_)) => "direct",
+            (Some(_), None) => "call",
+        };
+        let kinds = self.kinds.iter().zip(&self.direct_kinds);
+        let texts = self.text_frames.iter().zip(&self.direct_text_frames);
+        kinds
+            .map(|((c, _, name), d)| (name.as_str(), path(c, d)))
+            .chain(texts.map(|((c, name), d)| (name.as_str(), path(c, d))))
+            .chain([(
+                "unrecognized",
+                path(&self.unrecognized, &self.direct_unrecognized),
+            )])
+            .collect()
+    }
+}
+
 /// Python objects made while building, kept between calls.
 #[derive(Default)]
 pub struct BuildCache {
@@ -128,7 +175,18 @@ pub struct BuildCache {
     symbols: Vec<Option<Py<PyString>>>,
     /// Per plan kind: keyword-name tuples without the fields of a mask (bit i: field i left out).
     kwnames: Vec<Vec<(u64, Py<PyTuple>)>>,
+    /// The builders' buffers, kept so that a call allocates none.
+    values: PtrBuf,
+    objects: PtrBuf,
 }
+
+/// A buffer of object pointers, reused from call to call; empty whenever it is in the cache.
+#[derive(Default)]
+struct PtrBuf(Vec<*mut ffi::PyObject>);
+
+// SAFETY: a PtrBuf in the cache is always empty (a Builder releases what it holds before
+// putting it back), so moving it to another thread moves an allocation, not object references.
+unsafe impl Send for PtrBuf {}
 
 /// Keyword-name tuples kept per kind.
 const KWNAMES_PER_KIND: usize = 16;
@@ -140,8 +198,21 @@ pub struct Builder<'py, 'p> {
     recv_ts: Option<Bound<'py, PyAny>>,
     now: Option<Bound<'py, PyAny>>,
     symbols: Option<MutexGuard<'p, BuildCache>>,
-    /// The keyword values of the event being built (new references), reused.
+    /// The field values of the event being built (new references), reused.
     values: Vec<*mut ffi::PyObject>,
+    /// The events of the frame being built (new references), reused.
+    objects: Vec<*mut ffi::PyObject>,
+}
+
+impl Drop for Builder<'_, '_> {
+    fn drop(&mut self) {
+        release(&mut self.values);
+        release(&mut self.objects);
+        if let Some(cache) = self.symbols.as_mut() {
+            cache.values.0 = std::mem::take(&mut self.values);
+            cache.objects.0 = std::mem::take(&mut self.objects);
+        }
+    }
 }
 
 /// Release the references in `values` (new references this builder owns).
@@ -155,10 +226,17 @@ fn release(values: &mut Vec<*mut ffi::PyObject>) {
 
 impl<'py, 'p> Builder<'py, 'p> {
     pub fn new(py: Python<'py>, parts: &'p PyParts, recv_ts: Option<Bound<'py, PyAny>>) -> Self {
-        let symbols = match parts.cache.try_lock() {
+        let mut symbols = match parts.cache.try_lock() {
             Ok(g) => Some(g),
             Err(TryLockError::Poisoned(p)) => Some(p.into_inner()),
             Err(TryLockError::WouldBlock) => None, // another thread builds: no cache this call
+        };
+        let (values, objects) = match symbols {
+            Some(ref mut c) => (
+                std::mem::take(&mut c.values.0),
+                std::mem::take(&mut c.objects.0),
+            ),
+            None => (Vec::with_capacity(parts.max_fields), Vec::new()),
         };
         Builder {
             py,
@@ -166,8 +244,48 @@ impl<'py, 'p> Builder<'py, 'p> {
             recv_ts: recv_ts.filter(|r| !r.is_none()),
             now: None,
             symbols,
-            values: Vec::with_capacity(parts.max_fields),
+            values,
+            objects,
         }
+    }
+
+    /// The events of one frame as a new list, or its failure. The list is made once all its
+    /// events are, at its final size (no growing, and never seen with empty items).
+    pub fn frame_list(&mut self, out: FrameOut<'_>) -> PyResult<Bound<'py, PyList>> {
+        if let Some(failure) = out.failure {
+            return Err(self.failure(failure));
+        }
+        let mut objects = std::mem::take(&mut self.objects);
+        for ev in &out.events {
+            match self.event(ev) {
+                Ok(obj) => objects.push(obj.into_ptr()),
+                Err(e) => {
+                    release(&mut objects);
+                    self.objects = objects;
+                    return Err(e);
+                }
+            }
+        }
+        let len = ffi::Py_ssize_t::try_from(objects.len()).unwrap_or(ffi::Py_ssize_t::MAX);
+        // SAFETY: PyList_New returns a new list of `len` NULL items (or NULL with an exception
+        // set); each item is then set to one of the `len` new references in `objects`, which
+        // move into the list (`objects` is cleared without releasing them). Nothing runs
+        // between the allocation and the last store.
+        let list = unsafe {
+            let list = ffi::PyList_New(len);
+            if list.is_null() {
+                release(&mut objects);
+                self.objects = objects;
+                return Err(PyErr::fetch(self.py));
+            }
+            for (i, obj) in objects.iter().enumerate() {
+                ffi::PyList_SET_ITEM(list, i as ffi::Py_ssize_t, *obj);
+            }
+            objects.clear();
+            Bound::from_owned_ptr(self.py, list).cast_into_unchecked::<PyList>()
+        };
+        self.objects = objects;
+        Ok(list)
     }
 
     /// `recv_ts` as given (None when not given or None).
@@ -181,13 +299,13 @@ impl<'py, 'p> Builder<'py, 'p> {
             return Err(self.failure(failure));
         }
         for ev in &out.events {
-            let obj = self.event(ev)?;
+            let obj = self.event(ev, out.slots_of(ev))?;
             list.append(obj)?;
         }
         Ok(())
     }
 
-    fn event(&mut self, ev: &Event<'_>) -> PyResult<Bound<'py, PyAny>> {
+    fn event(&mut self, ev: &Event, slots: &[Slot<'_>]) -> PyResult<Bound<'py, PyAny>> {
         let parts = self.parts;
         let (class, names, kind) = match ev.shape {
             Shape::Kind(k) => {
@@ -207,8 +325,16 @@ impl<'py, 'p> Builder<'py, 'p> {
         let Some(class) = class else {
             return Err(PyKeyError::new_err(kind.to_owned()));
         };
+        let direct = match ev.shape {
+            Shape::Kind(k) => parts.direct_kinds.get(k).and_then(Option::as_ref),
+            Shape::TextFrame(i) => parts.direct_text_frames.get(i).and_then(Option::as_ref),
+            Shape::Unrecognized => parts.direct_unrecognized.as_ref(),
+        };
+        if let Some(direct) = direct {
+            return self.direct(class, direct, ev);
+        }
         let names = names.bind(self.py).clone();
-        if ev.slots.len() != names.len() {
+        if slots.len() != names.len() {
             return Err(PyValueError::new_err(
                 "internal error: slots and field names differ",
             ));
@@ -217,13 +343,11 @@ impl<'py, 'p> Builder<'py, 'p> {
         let mut values = std::mem::take(&mut self.values);
         values.clear();
         let defaults: &[Option<Py<PyAny>>] = match ev.shape {
-            Shape::Kind(k) if ev.slots.len() <= 64 => {
-                parts.defaults.get(k).map_or(&[], Vec::as_slice)
-            }
+            Shape::Kind(k) if slots.len() <= 64 => parts.defaults.get(k).map_or(&[], Vec::as_slice),
             _ => &[],
         };
         let mut mask = 0u64;
-        for (i, slot) in ev.slots.iter().enumerate() {
+        for (i, slot) in slots.iter().enumerate() {
             match self.slot(slot) {
                 Ok(v) => {
                     if let Some(Some(d)) = defaults.get(i) {
@@ -268,6 +392,71 @@ impl<'py, 'p> Builder<'py, 'p> {
         release(&mut values);
         self.values = values;
         ret
+    }
+
+    /// An instance of `class` filled directly (see [`Direct`]): every slot's object is made
+    /// first, then the instance is allocated and the objects moved into it. Nothing runs
+    /// between the allocation and the last store (no Python code, no allocation), so no GC
+    /// pass or other thread sees a half-filled instance.
+    fn direct(
+        &mut self,
+        class: &Py<PyAny>,
+        direct: &Direct,
+        ev: &Event<'_>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        if ev.slots.len() != direct.offsets.len() {
+            return Err(PyValueError::new_err(
+                "internal error: slots and field names differ",
+            ));
+        }
+        let mut values = std::mem::take(&mut self.values);
+        values.clear();
+        let mut tracked = false;
+        for slot in &ev.slots {
+            match self.slot(slot) {
+                Ok(v) => {
+                    tracked |= maybe_tracked(v.as_ptr());
+                    values.push(v.into_ptr());
+                }
+                Err(e) => {
+                    release(&mut values);
+                    self.values = values;
+                    return Err(e);
+                }
+            }
+        }
+        let tp = class.as_ptr().cast::<ffi::PyTypeObject>();
+        // SAFETY: `Direct::new` checked that `class` is a Struct type whose instances are
+        // exactly a header plus one object word per field, each field a writable T_OBJECT_EX
+        // slot at the recorded offset, and that it has a tp_alloc. tp_alloc returns a new,
+        // zeroed instance (or NULL with an exception set). Each slot gets one new reference:
+        // the values' references move in (`values` is cleared without releasing them) and
+        // each extra default is increfed. Offsets are distinct, so no slot is written twice.
+        unsafe {
+            let alloc = (*tp).tp_alloc.unwrap_or(ffi::PyType_GenericAlloc);
+            let obj = alloc(tp, 0);
+            if obj.is_null() {
+                release(&mut values);
+                self.values = values;
+                return Err(PyErr::fetch(self.py));
+            }
+            let base = obj.cast::<u8>();
+            for (&v, &off) in values.iter().zip(direct.offsets.iter()) {
+                base.offset(off).cast::<*mut ffi::PyObject>().write(v);
+            }
+            values.clear();
+            for (off, d) in &direct.extras {
+                base.offset(*off)
+                    .cast::<*mut ffi::PyObject>()
+                    .write(d.clone_ref(self.py).into_ptr());
+            }
+            // msgspec leaves an instance with no (possibly) tracked field untracked.
+            if direct.untrack && !tracked {
+                ffi::PyObject_GC_UnTrack(obj.cast());
+            }
+            self.values = values;
+            Ok(Bound::from_owned_ptr(self.py, obj))
+        }
     }
 
     /// The keyword names of kind `k` without the fields of `mask` (cached per kind).
@@ -346,6 +535,7 @@ impl<'py, 'p> Builder<'py, 'p> {
         s.into_any()
     }
 
+    #[inline(always)]
     fn slot(&mut self, slot: &Slot<'_>) -> PyResult<Bound<'py, PyAny>> {
         let py = self.py;
         Ok(match slot {
@@ -519,5 +709,169 @@ pub fn failure_to_pyerr(py: Python<'_>, exchange: &Bound<'_, PyString>, failure:
         }
         FailureKind::PyValue(m) => PyValueError::new_err(m),
         FailureKind::PyType(m) => PyTypeError::new_err(m),
+    }
+}
+
+/// Set `PUSHWIRE_STRUCT_BUILD=call` (before a decoder is made) to call every event class
+/// instead of filling instances directly (the fallback path, for tests and comparisons).
+fn direct_allowed() -> bool {
+    std::env::var_os("PUSHWIRE_STRUCT_BUILD").is_none_or(|v| v != "call")
+}
+
+/// How to build instances of one msgspec Struct class without calling it, as msgspec's own
+/// decoder does: allocate with `tp_alloc` and store each field's object into its slot. Calling
+/// the class (vectorcall with keyword names) costs ~1.2k instructions per event; this ~100.
+pub struct Direct {
+    /// Byte offset of each slot's field in the instance, in slot order.
+    offsets: Box<[ffi::Py_ssize_t]>,
+    /// Class fields with no slot: their offset and default (a None, bool, int, float or str,
+    /// never GC-tracked).
+    extras: Vec<(ffi::Py_ssize_t, Py<PyAny>)>,
+    /// The class is a GC type: an instance is untracked unless a slot value may be tracked,
+    /// as msgspec's constructor leaves it.
+    untrack: bool,
+}
+
+impl Direct {
+    /// The layout of `cls` for events with slots `fields`, or None for a class this does not
+    /// know how to fill exactly as calling it would: not a plain `msgspec.Struct` subclass,
+    /// a `__post_init__`, fields that are not all object slots of this very class, a
+    /// `__dict__`/`__weakref__`/cached-hash slot, a plan field the class lacks or a class field
+    /// without a plan slot whose default is not a plain immutable value.
+    fn new(cls: &Bound<'_, PyAny>, fields: &[&str]) -> PyResult<Option<Direct>> {
+        let py = cls.py();
+        let base = py.import("msgspec")?.getattr("Struct")?;
+        let Ok(ty) = cls.cast::<PyType>() else {
+            return Ok(None);
+        };
+        if !ty.get_type().is(base.get_type()) || !ty.is_subclass(&base)? || ty.is(&base) {
+            return Ok(None);
+        }
+        if ty.hasattr("__post_init__")? {
+            return Ok(None);
+        }
+        let (Ok(names), Ok(defaults)) = (
+            ty.getattr("__struct_fields__")?.cast_into::<PyTuple>(),
+            ty.getattr("__struct_defaults__")?.cast_into::<PyTuple>(),
+        ) else {
+            return Ok(None);
+        };
+        let n = names.len();
+        if defaults.len() > n {
+            return Ok(None);
+        }
+        let word = std::mem::size_of::<*mut ffi::PyObject>() as ffi::Py_ssize_t;
+        let head = std::mem::size_of::<ffi::PyObject>() as ffi::Py_ssize_t;
+        let tp = ty.as_type_ptr();
+        // SAFETY: `tp` is a live type object (held by `ty`); only plain fields are read.
+        let (gc, plain) = unsafe {
+            let t = &*tp;
+            let flags = t.tp_flags;
+            let plain = t.tp_itemsize == 0
+                && t.tp_dictoffset == 0
+                && t.tp_weaklistoffset == 0
+                && t.tp_alloc.is_some()
+                && flags & ffi::Py_TPFLAGS_HEAPTYPE != 0
+                && flags & ffi::Py_TPFLAGS_MANAGED_DICT == 0
+                // Every word after the header is a field: all get filled below.
+                && Some(t.tp_basicsize) == head.checked_add(word * n as ffi::Py_ssize_t);
+            (flags & ffi::Py_TPFLAGS_HAVE_GC != 0, plain)
+        };
+        if !plain {
+            return Ok(None);
+        }
+        let own = ty.getattr("__dict__")?;
+        let mut offsets = vec![-1; fields.len()];
+        let mut extras = Vec::new();
+        let mut seen = vec![false; n];
+        for (j, name) in names.iter().enumerate() {
+            let Ok(name) = name.cast_into::<PyString>() else {
+                return Ok(None);
+            };
+            let name_str = name.to_str()?;
+            // The field's member descriptor, in this class's own namespace.
+            let Ok(descr) = own.get_item(&name) else {
+                return Ok(None);
+            };
+            // Only the static's address is taken (no read).
+            let member_type = std::ptr::addr_of_mut!(ffi::PyMemberDescr_Type);
+            if descr.get_type().as_type_ptr() != member_type {
+                return Ok(None);
+            }
+            // SAFETY: `descr` is exactly a member descriptor (checked above), so it is a
+            // PyMemberDescrObject; its d_member points into its type's static member table,
+            // which lives as long as the type (held by `ty`).
+            let (owner, offset, kind, ro) = unsafe {
+                let d = descr.as_ptr().cast::<ffi::PyMemberDescrObject>();
+                let m = (*d).d_member;
+                if m.is_null() {
+                    return Ok(None);
+                }
+                (
+                    (*d).d_common.d_type,
+                    (*m).offset,
+                    (*m).type_code,
+                    (*m).flags & ffi::Py_READONLY != 0,
+                )
+            };
+            // An object slot (T_OBJECT_EX) of this very class, not read-only (msgspec's
+            // dealloc clears only writable slots), word-aligned within the instance.
+            let slot = offset - head;
+            if owner != tp
+                || kind != ffi::Py_T_OBJECT_EX
+                || ro
+                || slot < 0
+                || slot % word != 0
+                || slot / word >= n as ffi::Py_ssize_t
+                || std::mem::replace(&mut seen[(slot / word) as usize], true)
+            {
+                return Ok(None);
+            }
+            match fields.iter().position(|f| *f == name_str) {
+                Some(i) => offsets[i] = offset,
+                None => {
+                    // No slot: the class's default, when it is a plain value (a factory or
+                    // a mutable default would be made per instance by the class).
+                    let Some(d) = (j + defaults.len())
+                        .checked_sub(n)
+                        .and_then(|k| defaults.get_item(k).ok())
+                    else {
+                        return Ok(None);
+                    };
+                    // SAFETY: `d` is a live object; the checks only read its type.
+                    let simple = d.is_none()
+                        || unsafe {
+                            ffi::PyBool_Check(d.as_ptr()) != 0
+                                || ffi::PyLong_CheckExact(d.as_ptr()) != 0
+                                || ffi::PyFloat_CheckExact(d.as_ptr()) != 0
+                                || ffi::PyUnicode_CheckExact(d.as_ptr()) != 0
+                        };
+                    if !simple {
+                        return Ok(None);
+                    }
+                    extras.push((offset, d.unbind()));
+                }
+            }
+        }
+        // Every plan slot is a class field (the class would refuse an unknown keyword).
+        if offsets.contains(&-1) {
+            return Ok(None);
+        }
+        Ok(Some(Direct {
+            offsets: offsets.into_boxed_slice(),
+            extras,
+            untrack: gc,
+        }))
+    }
+}
+
+/// Whether msgspec would count `obj` as (possibly) GC-tracked: a GC type, and for a tuple,
+/// tracked itself (msgspec's `MS_MAYBE_TRACKED`).
+#[inline]
+fn maybe_tracked(obj: *mut ffi::PyObject) -> bool {
+    // SAFETY: `obj` is a live object; only its type's flags and GC state are read.
+    unsafe {
+        ffi::PyType_IS_GC(ffi::Py_TYPE(obj)) != 0
+            && (ffi::PyTuple_CheckExact(obj) == 0 || ffi::PyObject_GC_IsTracked(obj) != 0)
     }
 }

@@ -24,7 +24,7 @@ use crate::inflate::{self, InflateError};
 use crate::json::{self, JsonError, ParseLimits, Value};
 use crate::plan::{
     Base, Case, CmpOp, Cond, Emit, Exchange, FastConst, FastMap, Field, FieldType, Iter, JsonType,
-    KindId, Op, Part, Path, Plan, Route, Source,
+    KindId, Op, Part, Path, Plan, Route, Source, TextSet,
 };
 use crate::tape::{self, Doc, Tape};
 use crate::text;
@@ -127,39 +127,59 @@ pub enum Shape {
     Unrecognized,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct Event<'a> {
+/// An event: its shape and where its values are in [`FrameOut::slots`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Event {
     pub shape: Shape,
-    pub slots: Vec<Slot<'a>>,
+    pub start: u32,
+    pub len: u32,
 }
 
-impl Event<'_> {
-    pub fn into_static(self) -> Event<'static> {
-        Event {
-            shape: self.shape,
-            slots: self.slots.into_iter().map(Slot::into_static).collect(),
-        }
-    }
-}
-
-/// The events of one frame, or the failure that stopped it.
-#[derive(Debug, Clone, PartialEq)]
+/// The events of one frame, or the failure that stopped it. The events' values share one
+/// buffer (one allocation per frame rather than per event).
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct FrameOut<'a> {
-    pub events: Vec<Event<'a>>,
+    pub events: Vec<Event>,
+    pub slots: Vec<Slot<'a>>,
     pub failure: Option<Failure>,
 }
 
 impl<'a> FrameOut<'a> {
     pub fn fail(failure: Failure) -> FrameOut<'a> {
         FrameOut {
-            events: Vec::new(),
             failure: Some(failure),
+            ..FrameOut::default()
         }
+    }
+
+    /// The values of an event of this frame.
+    pub fn slots_of(&self, ev: &Event) -> &[Slot<'a>] {
+        let start = ev.start as usize;
+        self.slots
+            .get(start..start.saturating_add(ev.len as usize))
+            .unwrap_or_default()
+    }
+
+    /// Append an event of these values.
+    fn push(&mut self, shape: Shape, slots: impl IntoIterator<Item = Slot<'a>>) {
+        let start = self.slots.len();
+        self.slots.extend(slots);
+        self.close(shape, start);
+    }
+
+    /// Append an event whose values are `slots[start..]`.
+    fn close(&mut self, shape: Shape, start: usize) {
+        self.events.push(Event {
+            shape,
+            start: u32::try_from(start).unwrap_or(u32::MAX),
+            len: u32::try_from(self.slots.len() - start).unwrap_or(0),
+        });
     }
 
     pub fn into_static(self) -> FrameOut<'static> {
         FrameOut {
-            events: self.events.into_iter().map(Event::into_static).collect(),
+            events: self.events,
+            slots: self.slots.into_iter().map(Slot::into_static).collect(),
             failure: self.failure,
         }
     }
@@ -302,12 +322,9 @@ impl Engine {
 
     /// Decode a frame already inflated.
     pub fn decode_text<'a>(&'a self, st: &mut State, buf: &'a [u8]) -> FrameOut<'a> {
-        let mut events = Vec::new();
-        match self.decode_into(st, buf, &mut events) {
-            Ok(()) => FrameOut {
-                events,
-                failure: None,
-            },
+        let mut out = FrameOut::default();
+        match self.decode_into(st, buf, &mut out) {
+            Ok(()) => out,
             Err(f) => FrameOut::fail(f),
         }
     }
@@ -318,17 +335,17 @@ impl Engine {
         &'a self,
         st: &mut State,
         buf: &'a [u8],
-        out: &mut Vec<Event<'a>>,
+        out: &mut FrameOut<'a>,
     ) -> Result<(), Failure> {
         let ex = self.exchange();
         if buf.len() <= ex.max_text_frame.saturating_add(8) {
             let stripped = text::strip_ascii_ws(buf);
             if let Some(i) = ex.text_frames.iter().position(|t| t.text == stripped) {
                 let reply = ex.text_frames[i].reply;
-                out.push(Event {
-                    shape: Shape::TextFrame(i),
-                    slots: vec![Slot::Exchange, Slot::Now, Slot::Const(reply)],
-                });
+                out.push(
+                    Shape::TextFrame(i),
+                    [Slot::Exchange, Slot::Now, Slot::Const(reply)],
+                );
                 return Ok(());
             }
         }
@@ -482,6 +499,55 @@ fn canonical(view: View<'_>) -> Option<&str> {
         View::Bool(false) => Some("false"),
         View::Int(t) => Some(text::int_literal_canonical(t)),
         _ => None,
+    }
+}
+
+/// A text compared as is or, under `ci`, as `str.lower()` of it: an ASCII text is lowered
+/// byte by byte while comparing (no copy), anything else once through [`text::with_lower`].
+#[derive(Clone, Copy)]
+enum Key<'x> {
+    Exact(&'x str),
+    AsciiLower(&'x str),
+}
+
+impl Key<'_> {
+    #[inline]
+    fn eq(self, v: &str) -> bool {
+        match self {
+            Key::Exact(t) => t == v,
+            Key::AsciiLower(t) => ascii_lower_prefix(t.as_bytes(), v.as_bytes(), true),
+        }
+    }
+
+    #[inline]
+    fn starts_with(self, v: &str) -> bool {
+        match self {
+            Key::Exact(t) => t.starts_with(v),
+            Key::AsciiLower(t) => ascii_lower_prefix(t.as_bytes(), v.as_bytes(), false),
+        }
+    }
+}
+
+/// Whether `v` is a prefix (or, `whole`, all) of the ASCII-lowered `t`.
+#[inline]
+fn ascii_lower_prefix(t: &[u8], v: &[u8], whole: bool) -> bool {
+    let fits = if whole {
+        t.len() == v.len()
+    } else {
+        t.len() >= v.len()
+    };
+    fits && t.iter().zip(v).all(|(a, b)| a.to_ascii_lowercase() == *b)
+}
+
+/// `f` of the text as compared: `t` itself, or `t.lower()` under `ci`.
+#[inline]
+fn with_key<R>(t: &str, ci: bool, f: impl FnOnce(Key<'_>) -> R) -> R {
+    if !ci {
+        f(Key::Exact(t))
+    } else if t.is_ascii() {
+        f(Key::AsciiLower(t))
+    } else {
+        text::with_lower(t, |low| f(Key::Exact(low)))
     }
 }
 
@@ -925,7 +991,8 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
         Got::N(cur)
     }
 
-    fn frame(&mut self, raw: &'a str, out: &mut Vec<Event<'a>>) -> Result<(), Failure> {
+    #[inline(never)]
+    fn frame(&mut self, raw: &'a str, out: &mut FrameOut<'a>) -> Result<(), Failure> {
         self.gather_root();
         let ctx = Ctx {
             rec: ROOT,
@@ -933,15 +1000,56 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
             key: None,
         };
         let ex = self.ex;
-        for route in &ex.routes {
-            if self.cond(&route.when, ctx)? {
-                return self.emit_route(route, out);
+        let Some(router) = &ex.router else {
+            for route in &ex.routes {
+                if self.cond(&route.when, ctx)? {
+                    return self.emit_route(route, out);
+                }
+            }
+            return self.unrecognized(raw, out);
+        };
+        let mut mask = router.always;
+        for key in &router.keys {
+            let got = self.get(&key.path, ctx);
+            if !key.types.is_empty() {
+                let view = self.got_view(got);
+                for &(ty, m) in &key.types {
+                    if is_type(view, ty) {
+                        mask |= m;
+                    }
+                }
+            }
+            if key.table.is_empty() {
+                continue;
+            }
+            let Some(mut t) = self.got_canonical(got) else {
+                continue;
+            };
+            if let Some(i) = key.before.as_deref().and_then(|sep| t.find(sep)) {
+                t = t.get(..i).unwrap_or(t);
+            }
+            with_key(t, key.ci, |k| {
+                for (v, m) in &key.table {
+                    if k.eq(v) {
+                        mask |= m;
+                    }
+                }
+            });
+        }
+        while mask != 0 {
+            let i = mask.trailing_zeros() as usize;
+            let bit = mask & mask.wrapping_neg();
+            mask &= mask - 1;
+            if let Some(route) = ex.routes.get(i) {
+                if router.exact & bit != 0 || self.cond(&route.when, ctx)? {
+                    return self.emit_route(route, out);
+                }
             }
         }
         self.unrecognized(raw, out)
     }
 
-    fn unrecognized(&mut self, raw: &'a str, out: &mut Vec<Event<'a>>) -> Result<(), Failure> {
+    fn unrecognized(&mut self, raw: &'a str, out: &mut FrameOut<'a>) -> Result<(), Failure> {
         let ctx = Ctx {
             rec: ROOT,
             parent: None,
@@ -964,10 +1072,10 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
             }
         }
         let ts = self.envelope_time()?;
-        out.push(Event {
-            shape: Shape::Unrecognized,
-            slots: vec![Slot::Exchange, ts, topic, Slot::Str(Cow::Borrowed(raw))],
-        });
+        out.push(
+            Shape::Unrecognized,
+            [Slot::Exchange, ts, topic, Slot::Str(Cow::Borrowed(raw))],
+        );
         Ok(())
     }
 
@@ -1000,7 +1108,7 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
     }
 
     /// `_emit_route`.
-    fn emit_route(&mut self, route: &'a Route, out: &mut Vec<Event<'a>>) -> Result<(), Failure> {
+    fn emit_route(&mut self, route: &'a Route, out: &mut FrameOut<'a>) -> Result<(), Failure> {
         let mut env_ts: Option<Slot<'a>> = None;
         let mut locs = Locs::new();
         let mut recs = std::mem::take(&mut self.st.recs);
@@ -1015,7 +1123,7 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
         locs: &mut Locs<'t>,
         recs: &mut Vec<Rec>,
         env_ts: &mut Option<Slot<'a>>,
-        out: &mut Vec<Event<'a>>,
+        out: &mut FrameOut<'a>,
     ) -> Result<(), Failure> {
         for emit in &route.emits {
             recs.clear();
@@ -1032,11 +1140,20 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
                         continue;
                     }
                 }
-                let mut slots: Vec<Slot<'a>> = Vec::with_capacity(emit.nslots);
-                slots.push(Slot::Exchange);
-                slots.resize_with(emit.nslots, || Slot::None);
+                let start = out.slots.len();
+                if start == 0 {
+                    out.slots.reserve(recs.len().saturating_mul(emit.nslots));
+                }
+                out.slots
+                    .extend(emit.init.iter().map(|d| d.map_or(Slot::None, Slot::Const)));
+                let slots = out.slots.get_mut(start..).unwrap_or_default();
+                if let Some(s) = slots.first_mut() {
+                    *s = Slot::Exchange;
+                }
                 for f in &emit.fields {
-                    self.field(route, emit, f, &mut slots, ctx, || locs.render(r.loc))?;
+                    if !f.prefilled {
+                        self.field(route, emit, f, slots, ctx, || locs.render(r.loc))?;
+                    }
                 }
                 if matches!(slots.get(1), Some(Slot::None)) {
                     if env_ts.is_none() {
@@ -1046,10 +1163,7 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
                         *s = ts.clone();
                     }
                 }
-                out.push(Event {
-                    shape: Shape::Kind(emit.kind),
-                    slots,
-                });
+                out.close(Shape::Kind(emit.kind), start);
             }
         }
         self.gathered = MISSING;
@@ -1370,6 +1484,14 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
                         return Ok(());
                     }
                 }
+                if let (Some(slot), true) = (f.fast_signed, ctx.rec == self.gathered) {
+                    if let Some(x) = self.fast_signed(s, slot, ctx) {
+                        if let Some(out) = slots.get_mut(f.slot) {
+                            *out = Slot::Float(x);
+                        }
+                        return Ok(());
+                    }
+                }
                 match self.source(s, ctx, slots)? {
                     Cur::N(v) => {
                         if let Some(value) = self.fast_convert(f, v) {
@@ -1438,18 +1560,54 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
             tape::FALSE => "false",
             _ => return None,
         };
-        let find = |k: &str| {
+        let id = with_key(t, fm.ci, |k| {
             fm.entries
                 .iter()
-                .find(|(x, _)| x == k)
+                .find(|(x, _)| k.eq(x))
                 .and_then(|(_, id)| *id)
-        };
-        let id = if fm.ci {
-            text::with_lower(t, find)
-        } else {
-            find(t)
-        };
+        });
         id.map(Slot::Interned)
+    }
+
+    /// A [`Field::fast_signed`] field in float mode, without building the re-signed text:
+    /// `float("-" + digits)` is `-float(digits)`. None: take the general path (absent values,
+    /// bad numbers, decimal mode).
+    #[inline]
+    fn fast_signed(&mut self, s: &Source, slot: u16, ctx: Ctx) -> Option<f64> {
+        if self.eng.numbers != Numbers::Float {
+            return None;
+        }
+        let v = *self.st.vals.get(usize::from(slot))?;
+        if v == MISSING {
+            return None;
+        }
+        let t = match self.doc.tag(v) {
+            tape::STR | tape::FLOAT => self.doc.raw(v)?,
+            tape::INT => text::int_literal_canonical(self.doc.raw(v)?),
+            _ => return None,
+        };
+        // A decimal text has at most one sign, so |float(t)| is float of its digits.
+        let x = text::decimal_float(t)?;
+        let mut negative = t.starts_with('-');
+        if let Some(sb) = &s.sign_by {
+            let got = self.get(&sb.path, ctx);
+            let (neg, pos) = match self.got_canonical(got) {
+                Some(c) => with_key(c, sb.ci, |k| {
+                    let has = |set: &TextSet| set.texts.iter().any(|x| k.eq(x));
+                    (has(&sb.negative), has(&sb.positive))
+                }),
+                None => (sb.negative.null, sb.positive.null),
+            };
+            if neg {
+                negative = true;
+            } else if pos {
+                negative = false;
+            }
+        }
+        if s.negate {
+            negative = !negative;
+        }
+        Some(if negative { -x.abs() } else { x.abs() })
     }
 
     /// `_convert` of a frame value in the common cases (a decimal string or number, an
@@ -1461,6 +1619,12 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
         match (f.ty, n.tag) {
             (FieldType::Decimal, tape::STR | tape::FLOAT) => {
                 let t = self.doc.raw(v)?;
+                if self.eng.numbers == Numbers::Float {
+                    // One pass for the usual short decimals (checked and converted).
+                    if let Some(x) = text::decimal_float(t) {
+                        return Some(Slot::Float(x));
+                    }
+                }
                 if t.is_empty() || !text::is_decimal_text(t) {
                     return None;
                 }
@@ -1706,11 +1870,7 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
                 match canonical(view) {
                     None => Err(Some(describe(&view).into())),
                     Some(c) => {
-                        let found = if s.ci {
-                            text::with_lower(c, |low| s.lookup(low))
-                        } else {
-                            s.lookup(c)
-                        };
+                        let found = with_key(c, s.ci, |k| s.lookup_by(|x| k.eq(x)));
                         match found {
                             Some(m) => Ok(m),
                             None => Err(Some(
@@ -1739,10 +1899,11 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
                 let got = self.get(&sb.path, ctx);
                 let c = self.got_canonical(got);
                 let (neg, pos) = match c {
-                    Some(c) if sb.ci => text::with_lower(c, |l| {
-                        (sb.negative.contains(Some(l)), sb.positive.contains(Some(l)))
+                    Some(c) => with_key(c, sb.ci, |k| {
+                        let has = |set: &TextSet| set.texts.iter().any(|x| k.eq(x));
+                        (has(&sb.negative), has(&sb.positive))
                     }),
-                    c => (sb.negative.contains(c), sb.positive.contains(c)),
+                    None => (sb.negative.null, sb.positive.null),
                 };
                 if neg {
                     t = Cow::Owned(format!("-{}", t.trim_start_matches(['+', '-'])));
@@ -2003,16 +2164,11 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
                         t = t.get(..i).unwrap_or(t);
                     }
                 }
-                let test = |t: &str| match op {
-                    CmpOp::Eq => values.iter().any(|v| v == t),
-                    CmpOp::Ne => !values.iter().any(|v| v == t),
-                    CmpOp::Prefix => values.iter().any(|v| t.starts_with(v.as_str())),
-                };
-                if *ci {
-                    text::with_lower(t, test)
-                } else {
-                    test(t)
-                }
+                with_key(t, *ci, |k| match op {
+                    CmpOp::Eq => values.iter().any(|v| k.eq(v)),
+                    CmpOp::Ne => !values.iter().any(|v| k.eq(v)),
+                    CmpOp::Prefix => values.iter().any(|v| k.starts_with(v)),
+                })
             }
         })
     }
@@ -2145,7 +2301,9 @@ mod tests {
             .into_static()
     }
 
-    fn field<'x>(e: &Engine, ev: &'x Event<'_>, name: &str) -> &'x Slot<'x> {
+    /// A field of event `ev.1` of frame `ev.0`.
+    fn field<'x>(e: &Engine, ev: (&'x FrameOut<'static>, usize), name: &str) -> &'x Slot<'static> {
+        let (out, ev) = (ev.0, &ev.0.events[ev.1]);
         let Shape::Kind(k) = ev.shape else {
             panic!("not a kind event")
         };
@@ -2154,7 +2312,7 @@ mod tests {
             .iter()
             .position(|f| f == name)
             .expect("field");
-        &ev.slots[i]
+        &out.slots_of(ev)[i]
     }
 
     fn interned(e: &Engine, s: &Slot<'_>) -> String {
@@ -2173,7 +2331,7 @@ mod tests {
         let out = decode(&e, frame);
         assert!(out.failure.is_none(), "{:?}", out.failure);
         assert_eq!(out.events.len(), 1);
-        let ev = &out.events[0];
+        let ev = (&out, 0);
         assert!(
             matches!(field(&e, ev, "symbol"), Slot::Symbol(0, s) if s.as_ref() == "BTC/USDT:USDT")
         );
@@ -2193,7 +2351,7 @@ mod tests {
         let e = engine("woo", Numbers::Decimal);
         let frame = r#"{"topic":"balance","ts":1,"data":{"balances":[{"t":"usdt","h":"10.50","f":"0.25","ver":1}]}}"#;
         let out = decode(&e, frame);
-        let ev = &out.events[0];
+        let ev = (&out, 0);
         assert_eq!(field(&e, ev, "asset"), &Slot::Str("USDT".into()));
         assert_eq!(
             field(&e, ev, "wallet_balance"),
@@ -2202,7 +2360,8 @@ mod tests {
         assert_eq!(field(&e, ev, "available"), &Slot::Decimal("1025E-2".into()));
         assert_eq!(field(&e, ev, "ts"), &Slot::Int(1000));
         let f = engine("woo", Numbers::Float);
-        let ev = &decode(&f, frame).events[0];
+        let out = decode(&f, frame);
+        let ev = (&out, 0);
         assert_eq!(field(&f, ev, "available"), &Slot::Float(10.25));
     }
 
@@ -2254,14 +2413,17 @@ mod tests {
         let e = engine("xt", Numbers::Float);
         let out = decode(&e, " ping\n");
         assert_eq!(out.events[0].shape, Shape::TextFrame(0));
-        let reply = &out.events[0].slots[2];
+        let reply = &out.slots_of(&out.events[0])[2];
         assert!(
             matches!(reply, Slot::Const(id) if e.plan.consts[*id as usize] == Value::Str("pong".into()))
         );
         let out = decode(&e, r#"{"topic":"brand_new","ts":5}"#);
         assert_eq!(out.events[0].shape, Shape::Unrecognized);
-        assert_eq!(out.events[0].slots[2], Slot::Str("brand_new".into()));
-        assert_eq!(out.events[0].slots[1], Slot::Now);
+        assert_eq!(
+            out.slots_of(&out.events[0])[2],
+            Slot::Str("brand_new".into())
+        );
+        assert_eq!(out.slots_of(&out.events[0])[1], Slot::Now);
     }
 
     #[test]
@@ -2273,7 +2435,7 @@ mod tests {
         let out = e.decode(&mut st, &gz, &mut scratch).into_static();
         assert_eq!(out.events.len(), 1);
         assert_eq!(
-            out.events[0].slots[2],
+            out.slots_of(&out.events[0])[2],
             Slot::Str(r#"{"op":"pong","ts":"1700000000000"}"#.into())
         );
         let mut bad = gz.clone();
@@ -2351,6 +2513,62 @@ mod tests {
                     let mut scratch = Vec::new();
                     let _ = e.decode(&mut st, &buf, &mut scratch);
                 }
+            }
+        }
+    }
+
+    /// The router picks the route evaluating every condition in order would.
+    #[test]
+    fn router_keeps_first_match() {
+        let plan = plan();
+        let mut plain = Plan::from_json(
+            include_str!("../../python/pushwire/_generated/plan.py")
+                .split("r\"\"\"")
+                .nth(1)
+                .and_then(|t| t.split("\"\"\"").next())
+                .expect("PLAN_JSON"),
+        )
+        .expect("plan");
+        for (_, ex) in &mut plain.exchanges {
+            ex.router = None;
+        }
+        let plain = Arc::new(plain);
+        for (name, ex) in &plan.exchanges {
+            let router = ex.router.as_ref().expect("a router");
+            let mut texts: Vec<(String, String)> = Vec::new();
+            for k in &router.keys {
+                let key = k
+                    .path
+                    .keys
+                    .iter()
+                    .map(|x| x.key.as_str())
+                    .collect::<Vec<_>>();
+                for (t, _) in &k.table {
+                    texts.push((key.join("."), t.clone()));
+                    texts.push((key.join("."), t.to_uppercase()));
+                    texts.push((key.join("."), format!("{t}.x")));
+                }
+            }
+            let datas = [r#""s""#, "[]", "{}", "1", "null", r#"{"positions":[]}"#];
+            let mut frames = Vec::new();
+            for (i, (k1, t1)) in texts.iter().enumerate() {
+                for d in datas {
+                    frames.push(format!(r#"{{"{k1}":"{t1}","data":{d},"code":0}}"#));
+                    let (k2, t2) = &texts[(i * 7 + 3) % texts.len()];
+                    if k2 != k1 {
+                        frames.push(format!(r#"{{"{k1}":"{t1}","{k2}":"{t2}","data":{d}}}"#));
+                    }
+                }
+            }
+            let a = Engine::new(plan.clone(), name, Numbers::Float, Limits::default()).unwrap();
+            let b = Engine::new(plain.clone(), name, Numbers::Float, Limits::default()).unwrap();
+            for f in &frames {
+                let (x, y) = (decode(&a, f), decode(&b, f));
+                let shapes =
+                    |o: &FrameOut<'_>| o.events.iter().map(|e| e.shape).collect::<Vec<_>>();
+                assert_eq!(shapes(&x), shapes(&y), "{name}: {f}");
+                assert_eq!(x.slots, y.slots, "{name}: {f}");
+                assert_eq!(x.failure, y.failure, "{name}: {f}");
             }
         }
     }

@@ -52,6 +52,157 @@ pub struct Exchange {
     pub root_keys: Vec<u32>,
     /// Key id -> root slot (`NO_SLOT`: none).
     pub root_slot_of: Vec<u16>,
+    /// Which routes can match, from a few frame texts (None: more than 64 routes).
+    pub router: Option<Router>,
+}
+
+/// Routing by the texts the routes compare: most route conditions hold only if some text of
+/// the frame (`topic`, `op`, ...) is one of a few values. Each route gets such a necessary
+/// condition where one can be derived ([`guard`]); a frame reads each text once and looks up
+/// which routes it allows, and only those (with the routes without a guard) have their
+/// condition evaluated, in order: the first match is the same, and a skipped route's condition
+/// is false (and cannot fail: routes whose conditions could fail get no guard).
+#[derive(Debug)]
+pub struct Router {
+    /// The texts read: path, lower-cased or not, cut before a separator or not.
+    pub keys: Vec<RouteKey>,
+    /// Bit i: route i has no guard (always evaluated).
+    pub always: u64,
+    /// Bit i: route i's condition is exactly its guard (true once the guard holds).
+    pub exact: u64,
+}
+
+#[derive(Debug)]
+pub struct RouteKey {
+    pub path: Path,
+    pub ci: bool,
+    /// Never empty (an empty separator fails: such routes get no guard).
+    pub before: Option<String>,
+    /// Text -> the routes (bits) whose guard it satisfies.
+    pub table: Vec<(String, u64)>,
+    /// JSON type -> the routes whose guard it satisfies (`is`, which ignores ci and before).
+    pub types: Vec<(JsonType, u64)>,
+}
+
+/// A necessary condition of `c`: `c` holds only if one of these `eq` or `is` conditions holds
+/// (None: none derived), and whether it is also sufficient. `all` needs each part, so any
+/// part's guard will do; `any` needs one part, so it needs a guard for every part.
+fn guard(c: &Cond) -> Option<(Vec<&Cond>, bool)> {
+    match c {
+        Cond::Cmp {
+            op: CmpOp::Eq,
+            before,
+            ..
+        } if before.as_deref() != Some("") => Some((vec![c], true)),
+        Cond::Is { .. } => Some((vec![c], true)),
+        Cond::All(cs) if cs.len() == 1 => cs.first().and_then(guard),
+        Cond::All(cs) => cs.iter().find_map(guard).map(|(g, _)| (g, false)),
+        Cond::Any(cs) if !cs.is_empty() => {
+            let mut all = Vec::new();
+            let mut exact = true;
+            for x in cs {
+                let (g, e) = guard(x)?;
+                all.extend(g);
+                exact &= e;
+            }
+            Some((all, exact))
+        }
+        _ => None,
+    }
+}
+
+/// Whether evaluating `c` can fail (an empty `before` separator is a ValueError).
+fn can_fail(c: &Cond) -> bool {
+    match c {
+        Cond::Any(cs) | Cond::All(cs) => cs.iter().any(can_fail),
+        Cond::Not(x) => can_fail(x),
+        Cond::Cmp { before, .. } => before.as_deref() == Some(""),
+        _ => false,
+    }
+}
+
+fn same_path(a: &Path, b: &Path) -> bool {
+    a.base == b.base
+        && a.keys.len() == b.keys.len()
+        && a.keys.iter().zip(&b.keys).all(|(x, y)| x.key == y.key)
+}
+
+impl Router {
+    fn new(routes: &[Route]) -> Option<Router> {
+        if routes.len() > 64 {
+            return None;
+        }
+        let mut router = Router {
+            keys: Vec::new(),
+            always: 0,
+            exact: 0,
+        };
+        for (i, route) in routes.iter().enumerate() {
+            let bit = 1u64 << i;
+            let lits = if can_fail(&route.when) {
+                None
+            } else {
+                guard(&route.when)
+            };
+            let Some((lits, exact)) = lits else {
+                router.always |= bit;
+                continue;
+            };
+            if exact {
+                router.exact |= bit;
+            }
+            for lit in lits {
+                match lit {
+                    Cond::Cmp {
+                        path,
+                        values,
+                        ci,
+                        before,
+                        ..
+                    } => {
+                        let k = router.key(path, |k| k.ci == *ci && k.before == *before);
+                        let key = &mut router.keys[k];
+                        key.ci = *ci;
+                        key.before.clone_from(before);
+                        for v in values {
+                            match key.table.iter_mut().find(|(t, _)| t == v) {
+                                Some((_, m)) => *m |= bit,
+                                None => key.table.push((v.clone(), bit)),
+                            }
+                        }
+                    }
+                    Cond::Is { path, ty } => {
+                        let k = router.key(path, |_| true);
+                        let types = &mut router.keys[k].types;
+                        match types.iter_mut().find(|(t, _)| t == ty) {
+                            Some((_, m)) => *m |= bit,
+                            None => types.push((*ty, bit)),
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Some(router)
+    }
+
+    /// The key reading `path` that `fits` (or has no texts yet: any fits it), made if none.
+    fn key(&mut self, path: &Path, fits: impl Fn(&RouteKey) -> bool) -> usize {
+        let found = self.keys.iter().position(|k| {
+            same_path(&k.path, path)
+                && (fits(k) || (k.table.is_empty() && !k.ci && k.before.is_none()))
+        });
+        found.unwrap_or_else(|| {
+            self.keys.push(RouteKey {
+                path: path.clone(),
+                ci: false,
+                before: None,
+                table: Vec::new(),
+                types: Vec::new(),
+            });
+            self.keys.len() - 1
+        })
+    }
 }
 
 #[derive(Debug)]
@@ -89,6 +240,8 @@ pub struct Emit {
     pub rec_keys: Vec<u32>,
     /// Key id -> gather slot (`NO_SLOT`: a key no record path starts with).
     pub slot_of: Vec<u16>,
+    /// Each slot's value before the fields run: the default of a [`Field::prefilled`] field.
+    pub init: Vec<Option<u32>>,
 }
 
 /// No gather slot.
@@ -151,6 +304,12 @@ pub struct Field {
     pub fast_any: bool,
     /// A plain constant source, converted once: an enum value's string id, or a boolean.
     pub fast_const: Option<FastConst>,
+    /// A decimal field from a one-key record path re-signed by `sign_by` and/or `negate` (no
+    /// other modifier, no `when`): the gather slot of the path.
+    pub fast_signed: Option<u16>,
+    /// No source, not required, and no other field reads or writes its slot: its value is its
+    /// default, set in [`Emit::init`] before the fields run (evaluating it is skipped).
+    pub prefilled: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,7 +335,7 @@ pub enum Base {
     Key,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Path {
     pub base: Base,
     pub keys: Vec<PathKey>,
@@ -188,7 +347,7 @@ pub struct Path {
     pub root_slot: Option<u16>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct PathKey {
     pub key: String,
     /// The key's id in [`Plan::keys`].
@@ -304,6 +463,16 @@ impl Source {
             .as_ref()?
             .iter()
             .find(|(k, _)| k == key)
+            .map(|(_, v)| v)
+    }
+
+    /// The mapped value of the first key `is` accepts.
+    #[inline]
+    pub fn lookup_by(&self, is: impl Fn(&str) -> bool) -> Option<&Value<'static>> {
+        self.map
+            .as_ref()?
+            .iter()
+            .find(|(k, _)| is(k))
             .map(|(_, v)| v)
     }
 }
@@ -598,6 +767,7 @@ impl Compiler<'_> {
                 emits,
             });
         }
+        let router = Router::new(&routes);
         let root_keys = std::mem::take(&mut self.root_keys);
         let mut root_slot_of = vec![NO_SLOT; self.keys.len() + 1];
         for (slot, &id) in root_keys.iter().enumerate() {
@@ -612,6 +782,7 @@ impl Compiler<'_> {
             text_frames,
             max_text_frame,
             routes,
+            router,
             root_keys,
             root_slot_of,
         })
@@ -644,6 +815,13 @@ impl Compiler<'_> {
         for (i, f) in array(member(e, "fields", at)?, at)?.iter().enumerate() {
             fields.push(self.field(f, nslots, &format!("{at}.fields[{i}]"))?);
         }
+        prefill(&mut fields);
+        let mut init = vec![None; nslots];
+        for f in fields.iter().filter(|f| f.prefilled) {
+            if let Some(x) = init.get_mut(f.slot) {
+                *x = f.default;
+            }
+        }
         let rec_keys = self.emit_keys.take().unwrap_or_default();
         let mut slot_of = vec![NO_SLOT; self.keys.len() + 1];
         for (slot, &id) in rec_keys.iter().enumerate() {
@@ -659,6 +837,7 @@ impl Compiler<'_> {
             fields,
             rec_keys,
             slot_of,
+            init,
         })
     }
 
@@ -779,6 +958,25 @@ impl Compiler<'_> {
             },
             _ => None,
         };
+        let fast_signed = match &source {
+            Some(Source {
+                op: Op::Path(p),
+                when: None,
+                absent_if: None,
+                map: None,
+                join: None,
+                sign_by,
+                negate,
+                ..
+            }) if p.base == Base::Rec
+                && p.keys.len() == 1
+                && ty == FieldType::Decimal
+                && (sign_by.is_some() || *negate) =>
+            {
+                p.rec_slot
+            }
+            _ => None,
+        };
         let default = match f.get("default").map(constant) {
             None | Some(Value::Null) => None,
             Some(d) => Some(self.const_id(d)),
@@ -798,6 +996,8 @@ impl Compiler<'_> {
             fast_map,
             fast_any,
             fast_const,
+            fast_signed,
+            prefilled: false,
         })
     }
 
@@ -987,6 +1187,40 @@ impl Compiler<'_> {
             rec_slot,
             root_slot,
         })
+    }
+}
+
+/// Mark the fields whose value is always their default and that no other field of the emit
+/// can observe or overwrite (sign_of and symbol_part read slots; raw symbols and repeated slots
+/// write them): setting those before the fields run gives the same slots.
+fn prefill(fields: &mut [Field]) {
+    fn reads(s: &Source, out: &mut Vec<usize>) {
+        match &s.op {
+            Op::SignOf(slot) | Op::SymbolPart { slot, .. } => out.push(*slot),
+            Op::Sub(a, b) => {
+                reads(a, out);
+                reads(b, out);
+            }
+            Op::Any(args) => args.iter().for_each(|a| reads(a, out)),
+            _ => {}
+        }
+    }
+    let mut touched = Vec::new();
+    for f in fields.iter() {
+        if let Some(s) = &f.source {
+            reads(s, &mut touched);
+        }
+        touched.extend(f.raw_slot);
+    }
+    for i in 0..fields.len() {
+        let slot = fields[i].slot;
+        let shared = fields
+            .iter()
+            .enumerate()
+            .any(|(j, g)| j != i && g.slot == slot);
+        let f = &mut fields[i];
+        f.prefilled =
+            f.source.is_none() && !f.required && slot > 1 && !shared && !touched.contains(&slot);
     }
 }
 

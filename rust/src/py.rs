@@ -6,7 +6,7 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::sync::MutexExt;
-use pyo3::types::{PyByteArray, PyBytes, PyList, PyMemoryView, PyString};
+use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyMemoryView, PyString};
 
 use crate::build::{Builder, PyParts};
 use crate::decode::{Engine, FrameOut, Limits, Numbers, State};
@@ -323,15 +323,13 @@ impl Decoder {
                 .unwrap_or_else(PoisonError::into_inner);
             self.run_one(&mut st, input, &mut scratch)
         };
-        let list = PyList::empty(py);
-        let built = builder.frame(out, &list);
+        let built = builder.frame_list(out);
         if scratch.capacity() <= KEEP_INFLATED_BYTES {
             if let Ok(mut b) = self.inflated.try_lock() {
                 *b = scratch;
             }
         }
-        built?;
-        Ok(list)
+        built
     }
 
     /// Decode frames in order; the events of all of them, flattened. The bytes-level work of
@@ -398,6 +396,15 @@ impl Decoder {
                 return Ok(list);
             }
         }
+    }
+
+    /// Private (tests): how each event kind is built, {kind: "direct" | "call" | "missing"}.
+    fn _build_paths<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        for (kind, path) in self.parts.build_paths() {
+            d.set_item(kind, path)?;
+        }
+        Ok(d)
     }
 
     fn __repr__(&self) -> String {

@@ -114,7 +114,14 @@ pub fn parse_float(s: &str) -> f64 {
     s.parse::<f64>().unwrap_or(f64::NAN)
 }
 
-/// Clinger's fast path: an ASCII decimal whose significant digits fit in 2^53 and whose decimal
+/// `float(text)` if `text` is a decimal text ([`is_decimal_text`]) in the reach of the fast
+/// path, in one pass (None: check and convert the long way).
+#[inline]
+pub fn decimal_float(s: &str) -> Option<f64> {
+    fast_float(s.as_bytes())
+}
+
+/// Clinger's fast path (which accepts only decimal texts): an ASCII decimal whose significant digits fit in 2^53 and whose decimal
 /// exponent is within +-22 is one exact integer times or over one exact power of ten, so a single
 /// IEEE operation gives the correctly rounded result. None: use the full parser.
 #[inline]
@@ -132,6 +139,7 @@ fn fast_float(b: &[u8]) -> Option<f64> {
     let mut digits = 0u32;
     let mut frac = 0i32;
     let mut seen_dot = false;
+    let mantissa_start = i;
     while let Some(&c) = b.get(i) {
         match c {
             b'0'..=b'9' => {
@@ -153,6 +161,10 @@ fn fast_float(b: &[u8]) -> Option<f64> {
             _ => return None,
         }
         i += 1;
+    }
+    // At least one digit besides the dot ("." and "" are not numbers).
+    if i - mantissa_start <= usize::from(seen_dot) {
+        return None;
     }
     let mut exp: i32 = 0;
     if matches!(b.get(i), Some(b'e' | b'E')) {
@@ -657,6 +669,28 @@ mod tests {
         assert_eq!(parse_float("1."), 1.0);
         assert_eq!(parse_float(".5"), 0.5);
         assert!(parse_float("1e400").is_infinite());
+    }
+
+    #[test]
+    fn decimal_float_accepts_only_decimal_texts() {
+        let alphabet = ["0", "1", "9", ".", "e", "E", "+", "-", "x", " ", "٣"];
+        let mut texts = vec![String::new()];
+        for _ in 0..4 {
+            let more: Vec<String> = texts
+                .iter()
+                .flat_map(|t| alphabet.iter().map(move |a| format!("{t}{a}")))
+                .collect();
+            texts.extend(more);
+        }
+        for t in &texts {
+            if let Some(x) = decimal_float(t) {
+                assert!(is_decimal_text(t), "{t:?}");
+                assert_eq!(x.to_bits(), parse_float(t).to_bits(), "{t:?}");
+            }
+        }
+        assert_eq!(decimal_float("-1.5e1"), Some(-15.0));
+        assert_eq!(decimal_float("."), None);
+        assert_eq!(decimal_float("-"), None);
     }
 
     #[test]

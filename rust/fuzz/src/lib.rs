@@ -121,11 +121,11 @@ pub fn check_out(eng: &Engine, out: &FrameOut<'_>) {
         assert!(out.events.is_empty(), "a failed frame has no events");
     }
     for ev in &out.events {
-        check_event(eng, plan, ev);
+        check_event(eng, plan, ev, out.slots_of(ev));
     }
 }
 
-fn check_event(eng: &Engine, plan: &Plan, ev: &Event<'_>) {
+fn check_event(eng: &Engine, plan: &Plan, ev: &Event, slots: &[Slot<'_>]) {
     let want = match ev.shape {
         Shape::Kind(k) => {
             let kind = plan.kinds.get(k).expect("kind id in range");
@@ -141,17 +141,17 @@ fn check_event(eng: &Engine, plan: &Plan, ev: &Event<'_>) {
         Shape::Unrecognized => 4,
     };
     assert_eq!(
-        ev.slots.len(),
+        slots.len(),
         want,
         "slots and field names differ: {:?}",
         ev.shape
     );
     assert_eq!(
-        ev.slots.first(),
+        slots.first(),
         Some(&Slot::Exchange),
         "slot 0 is the exchange"
     );
-    for slot in &ev.slots {
+    for slot in slots {
         match slot {
             Slot::Interned(id) => assert!((*id as usize) < plan.strings.len(), "string id"),
             Slot::Const(id) => assert!((*id as usize) < plan.consts.len(), "const id"),
