@@ -257,7 +257,7 @@ impl<'py, 'p> Builder<'py, 'p> {
         }
         let mut objects = std::mem::take(&mut self.objects);
         for ev in &out.events {
-            match self.event(ev) {
+            match self.event(ev, out.slots_of(ev)) {
                 Ok(obj) => objects.push(obj.into_ptr()),
                 Err(e) => {
                     release(&mut objects);
@@ -331,7 +331,7 @@ impl<'py, 'p> Builder<'py, 'p> {
             Shape::Unrecognized => parts.direct_unrecognized.as_ref(),
         };
         if let Some(direct) = direct {
-            return self.direct(class, direct, ev);
+            return self.direct(class, direct, slots);
         }
         let names = names.bind(self.py).clone();
         if slots.len() != names.len() {
@@ -402,9 +402,9 @@ impl<'py, 'p> Builder<'py, 'p> {
         &mut self,
         class: &Py<PyAny>,
         direct: &Direct,
-        ev: &Event<'_>,
+        slots: &[Slot<'_>],
     ) -> PyResult<Bound<'py, PyAny>> {
-        if ev.slots.len() != direct.offsets.len() {
+        if slots.len() != direct.offsets.len() {
             return Err(PyValueError::new_err(
                 "internal error: slots and field names differ",
             ));
@@ -412,7 +412,7 @@ impl<'py, 'p> Builder<'py, 'p> {
         let mut values = std::mem::take(&mut self.values);
         values.clear();
         let mut tracked = false;
-        for slot in &ev.slots {
+        for slot in slots {
             match self.slot(slot) {
                 Ok(v) => {
                     tracked |= maybe_tracked(v.as_ptr());
