@@ -350,8 +350,18 @@ fn tape_agrees(data: &[u8], limits: ParseLimits, tree: &Result<Value<'_>, JsonEr
     }
 }
 
+const SERDE_NUMBER_TOKEN: &[u8] = b"$serde_json::private::Number";
+
 /// Whether our parse and serde_json's agree (RFC 8259 JSON, exact number text, dict order).
 fn serde_oracle(data: &[u8], ours: &Result<Value<'_>, JsonError>) {
+    // With `arbitrary_precision`, serde_json reads an object whose key is this token as its own
+    // number representation (and refuses valid JSON around it): no oracle for such a document.
+    if data
+        .windows(SERDE_NUMBER_TOKEN.len())
+        .any(|w| w == SERDE_NUMBER_TOKEN)
+    {
+        return;
+    }
     let theirs = serde_json::from_slice::<serde_json::Value>(data);
     match (ours, &theirs) {
         (Ok(v), Ok(s)) => assert_same(v, s),
