@@ -24,7 +24,7 @@ use crate::inflate::{self, InflateError};
 use crate::json::{self, JsonError, ParseLimits, Value};
 use crate::plan::{
     Base, Case, CmpOp, Cond, Emit, Exchange, FastConst, FastMap, Field, FieldType, Iter, JsonType,
-    KindId, Op, Part, Path, Plan, Route, Source, TextSet,
+    KindId, MapFrom, Op, Part, Path, Plan, Route, Source, TextSet,
 };
 use crate::tape::{self, Doc, Tape};
 use crate::text;
@@ -113,6 +113,17 @@ impl Slot<'_> {
             Slot::RawSymbol(i, s) => Slot::RawSymbol(i, s),
             Slot::Shared(s) => Slot::Shared(s),
         }
+    }
+}
+
+/// Store `v` in a slot. The slot is almost always still None, which owns nothing: overwriting
+/// it without the drop glue saves an out-of-line `drop_in_place` call per field.
+#[inline(always)]
+fn put<'a>(out: &mut Slot<'a>, v: Slot<'a>) {
+    if matches!(out, Slot::None) {
+        std::mem::forget(std::mem::replace(out, v));
+    } else {
+        *out = v;
     }
 }
 
@@ -850,11 +861,11 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
     #[inline(always)]
     fn store_fast(&mut self, slot: usize, value: Slot<'a>, slots: &mut [Slot<'a>]) {
         if let Some(out) = slots.get_mut(slot) {
-            *out = value;
+            put(out, value);
         }
         if let Some((r, raw)) = self.pending_raw.take() {
             if let Some(out) = slots.get_mut(r) {
-                *out = raw;
+                put(out, raw);
             }
         }
     }
@@ -1418,14 +1429,18 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
         ctx: Ctx,
     ) -> Result<(), FieldError> {
         let v = match (f.fast, &f.source) {
-            (Some(slot), _) if ctx.rec == self.gathered => {
+            (Some(slot), Some(s)) if ctx.rec == self.gathered => {
+                let held = match &s.when {
+                    Some(w) => self.cond(w, ctx)?,
+                    None => true,
+                };
                 let v = self
                     .st
                     .vals
                     .get(usize::from(slot))
                     .copied()
                     .unwrap_or(MISSING);
-                if v == MISSING || self.doc.tag(v) == tape::NULL {
+                if !held || v == MISSING || self.doc.tag(v) == tape::NULL {
                     ABSENT
                 } else {
                     if let Some(value) = self.fast_convert(f, v) {
@@ -1477,9 +1492,9 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
                     }
                 }
                 if let (Some(fm), true) = (&f.fast_map, ctx.rec == self.gathered) {
-                    if let Some(value) = self.fast_map(fm) {
+                    if let Some(value) = self.fast_map(fm, s, ctx, slots) {
                         if let Some(out) = slots.get_mut(f.slot) {
-                            *out = value;
+                            put(out, value);
                         }
                         return Ok(());
                     }
@@ -1487,7 +1502,7 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
                 if let (Some(slot), true) = (f.fast_signed, ctx.rec == self.gathered) {
                     if let Some(x) = self.fast_signed(s, slot, ctx) {
                         if let Some(out) = slots.get_mut(f.slot) {
-                            *out = Slot::Float(x);
+                            put(out, Slot::Float(x));
                         }
                         return Ok(());
                     }
@@ -1523,11 +1538,11 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
                 match self.convert(v, f, &mut value, &mut raw)? {
                     None => {
                         if let Some(out) = slots.get_mut(f.slot) {
-                            *out = value;
+                            put(out, value);
                         }
                         if let (Some(r), Some(raw)) = (f.raw_slot, raw) {
                             if let Some(x) = slots.get_mut(r) {
-                                *x = raw;
+                                put(x, raw);
                             }
                         }
                         return Ok(());
@@ -1540,33 +1555,63 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
             return Err(missing(unmapped));
         }
         if let Some(out) = slots.get_mut(f.slot) {
-            *out = f.default.map_or(Slot::None, Slot::Const);
+            put(out, f.default.map_or(Slot::None, Slot::Const));
         }
         Ok(())
     }
 
-    /// A mapped enum field in the common case (a known key that maps to an enum value); None:
-    /// take the general path (absent values, unknown keys, messages).
+    /// A mapped enum field ([`FastMap`]) in the common case: the first alternative whose
+    /// `when` holds and whose value is a known key, mapping to an enum value. None: take the
+    /// general path (nothing mapped, odd values, failures, messages), which decides the same.
     #[inline]
-    fn fast_map(&self, fm: &FastMap) -> Option<Slot<'a>> {
-        let v = *self.st.vals.get(usize::from(fm.slot))?;
-        if v == MISSING {
-            return None;
-        }
-        let t: &str = match self.doc.tag(v) {
-            tape::STR | tape::FLOAT => self.doc.raw(v)?,
-            tape::INT => text::int_literal_canonical(self.doc.raw(v)?),
-            tape::TRUE => "true",
-            tape::FALSE => "false",
-            _ => return None,
+    fn fast_map(
+        &mut self,
+        fm: &FastMap,
+        s: &'a Source,
+        ctx: Ctx,
+        slots: &[Slot<'a>],
+    ) -> Option<Slot<'a>> {
+        let srcs = match &s.op {
+            Op::Any(args) => args.as_slice(),
+            _ => std::slice::from_ref(s),
         };
-        let id = with_key(t, fm.ci, |k| {
-            fm.entries
-                .iter()
-                .find(|(x, _)| k.eq(x))
-                .and_then(|(_, id)| *id)
-        });
-        id.map(Slot::Interned)
+        for (alt, src) in fm.alts.iter().zip(srcs) {
+            if let Some(w) = &src.when {
+                if !self.cond(w, ctx).ok()? {
+                    continue;
+                }
+            }
+            let t: &str = match alt.from {
+                MapFrom::Rec(slot) => {
+                    let v = *self.st.vals.get(usize::from(slot))?;
+                    if v == MISSING {
+                        continue;
+                    }
+                    match self.doc.tag(v) {
+                        tape::STR | tape::FLOAT => self.doc.raw(v)?,
+                        tape::INT => text::int_literal_canonical(self.doc.raw(v)?),
+                        tape::TRUE => "true",
+                        tape::FALSE => "false",
+                        tape::NULL => continue,
+                        _ => return None,
+                    }
+                }
+                MapFrom::SignOf(slot) => match self.slot_sign(slots.get(slot)?).ok()? {
+                    None => continue,
+                    Some(Ordering::Greater) => "positive",
+                    Some(Ordering::Less) => "negative",
+                    Some(Ordering::Equal) => "zero",
+                },
+            };
+            let found = with_key(t, alt.ci, |k| {
+                alt.entries.iter().find(|(x, _)| k.eq(x)).map(|(_, id)| *id)
+            });
+            match found {
+                Some(id) => return id.map(Slot::Interned),
+                None => continue, // unmapped: the next alternative
+            }
+        }
+        None
     }
 
     /// A [`Field::fast_signed`] field in float mode, without building the re-signed text:

@@ -295,7 +295,7 @@ pub struct Field {
     pub raw_slot: Option<usize>,
     /// `_source_paths(source)`, for messages.
     pub source_paths: String,
-    /// The gather slot when the source is a plain one-key record path (no `when`, no
+    /// The gather slot when the source is a plain one-key record path (maybe with `when`, no
     /// modifier): the value is the record's member, converted to the field's type.
     pub fast: Option<u16>,
     /// An enum field mapped from a one-key record path (`map`, maybe `ci`, nothing else).
@@ -318,13 +318,28 @@ pub enum FastConst {
     Bool(bool),
 }
 
-/// A `map` on a record path into an enum field, precomputed: each map key with the interned
-/// enum value it converts to (None: the general path decides).
+/// An enum field mapped from a record path, or from `any` of mapped record paths and
+/// `sign_of`s (each maybe with `when`, no other modifier), precomputed: per alternative (in
+/// the order of the `any`'s args), each map key with the interned enum value it converts to
+/// (None: the general path decides).
 #[derive(Debug)]
 pub struct FastMap {
-    pub slot: u16,
+    pub alts: Vec<FastAlt>,
+}
+
+#[derive(Debug)]
+pub struct FastAlt {
+    pub from: MapFrom,
     pub ci: bool,
     pub entries: Vec<(String, Option<u32>)>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum MapFrom {
+    /// A one-key record path: its gather slot.
+    Rec(u16),
+    /// `sign_of`: the event slot whose sign is mapped.
+    SignOf(usize),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -881,16 +896,13 @@ impl Compiler<'_> {
         let fast = match &source {
             Some(Source {
                 op: Op::Path(p),
-                when: None,
                 plain: true,
                 ..
             }) if p.base == Base::Rec && p.keys.len() == 1 => p.rec_slot,
             _ => None,
         };
-        let fast_map = match &source {
-            Some(Source {
-                op: Op::Path(p),
-                when: None,
+        let fast_alt = |src: &Source| -> Option<FastAlt> {
+            let Source {
                 absent_if: None,
                 map: Some(map),
                 join: None,
@@ -898,30 +910,55 @@ impl Compiler<'_> {
                 negate: false,
                 ci,
                 ..
-            }) if p.base == Base::Rec && p.keys.len() == 1 && ty == FieldType::Enum => {
-                p.rec_slot.map(|slot| FastMap {
-                    slot,
-                    ci: *ci,
-                    entries: map
-                        .iter()
-                        .map(|(k, v)| {
-                            let id = match v {
-                                Value::Str(t) => values
-                                    .iter()
-                                    .find(|(x, _)| x == t.as_ref())
-                                    .or_else(|| {
-                                        let low = crate::text::lower(t);
-                                        values.iter().find(|(x, _)| *x == low)
-                                    })
-                                    .map(|(_, id)| *id),
-                                _ => None,
-                            };
-                            (k.clone(), id)
-                        })
-                        .collect(),
+            } = src
+            else {
+                return None;
+            };
+            let from = match &src.op {
+                Op::Path(p) if p.base == Base::Rec && p.keys.len() == 1 => {
+                    MapFrom::Rec(p.rec_slot?)
+                }
+                Op::SignOf(slot) => MapFrom::SignOf(*slot),
+                _ => return None,
+            };
+            let entries = map
+                .iter()
+                .map(|(k, v)| {
+                    let id = match v {
+                        Value::Str(t) => values
+                            .iter()
+                            .find(|(x, _)| x == t.as_ref())
+                            .or_else(|| {
+                                let low = crate::text::lower(t);
+                                values.iter().find(|(x, _)| *x == low)
+                            })
+                            .map(|(_, id)| *id),
+                        _ => None,
+                    };
+                    (k.clone(), id)
                 })
-            }
-            _ => None,
+                .collect();
+            Some(FastAlt {
+                from,
+                ci: *ci,
+                entries,
+            })
+        };
+        let fast_map = match &source {
+            _ if ty != FieldType::Enum => None,
+            Some(
+                s @ Source {
+                    op: Op::Any(args),
+                    plain: true,
+                    ..
+                },
+            ) if !args.is_empty() && s.when.is_none() => args
+                .iter()
+                .map(fast_alt)
+                .collect::<Option<Vec<_>>>()
+                .map(|alts| FastMap { alts }),
+            Some(s) => fast_alt(s).map(|a| FastMap { alts: vec![a] }),
+            None => None,
         };
         let fast_any = match &source {
             Some(Source {
