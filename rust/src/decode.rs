@@ -681,12 +681,17 @@ fn parse_i64(t: &str) -> Option<i64> {
         Some((b'-', rest)) => (true, rest),
         _ => (false, b),
     };
-    if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
+    if digits.is_empty() || digits.len() > 19 {
         return None;
     }
+    // One pass: 19 digits cannot overflow a u64.
     let mut mag: u64 = 0;
     for &c in digits {
-        mag = mag * 10 + u64::from(c - b'0');
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        mag = mag * 10 + u64::from(d);
     }
     if negative {
         (mag <= 1u64 << 63).then(|| (mag as i64).wrapping_neg())
