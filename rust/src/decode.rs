@@ -925,9 +925,20 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
         }
     }
 
+    /// `canonical` of what `_get` found (as `canonical(got_view(g))`, without the view).
     #[inline(always)]
     fn got_canonical(&self, g: Got) -> Option<&'t str> {
-        canonical(self.got_view(g)?)
+        let i = match g {
+            Got::N(i) | Got::Key(i) => i,
+            Got::Missing | Got::Null => return None,
+        };
+        match self.doc.tag(i) {
+            tape::STR | tape::FLOAT => Some(self.doc.text(i)),
+            tape::INT => Some(text::int_literal_canonical(self.doc.text(i))),
+            tape::TRUE => Some("true"),
+            tape::FALSE => Some("false"),
+            _ => None,
+        }
     }
 
     #[inline(always)]
@@ -947,8 +958,31 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
     }
 
     /// `_get(path, rec, root, parent, key)`.
-    #[inline]
+    #[inline(always)]
     fn get(&mut self, path: &Path, ctx: Ctx) -> Got {
+        // The common case, inline: a one-key path whose member was gathered.
+        if path.keys.len() == 1 {
+            let gathered = match (path.base, path.rec_slot, path.root_slot) {
+                (Base::Rec, Some(slot), _) if ctx.rec == self.gathered => {
+                    self.st.vals.get(usize::from(slot))
+                }
+                (Base::Root, _, Some(slot)) => self.st.root_vals.get(usize::from(slot)),
+                _ => None,
+            };
+            if let Some(&v) = gathered {
+                return if v == MISSING {
+                    Got::Missing
+                } else {
+                    Got::N(v)
+                };
+            }
+        }
+        self.get_path(path, ctx)
+    }
+
+    /// [`Run::get`] in general.
+    #[inline(never)]
+    fn get_path(&mut self, path: &Path, ctx: Ctx) -> Got {
         let mut keys = path.keys.as_slice();
         let gathered = match (path.base, path.rec_slot, path.root_slot) {
             (Base::Rec, Some(slot), _) if ctx.rec == self.gathered => {
