@@ -1467,19 +1467,24 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
         slots: &mut [Slot<'a>],
         ctx: Ctx,
     ) -> Result<(), FieldError> {
-        let v = match (f.fast, &f.source) {
-            (Some(slot), Some(s)) if ctx.rec == self.gathered => {
+        let fast = match (f.fast, f.fast_root) {
+            (Some(slot), _) if ctx.rec == self.gathered => self.st.vals.get(usize::from(slot)),
+            (_, Some(slot)) => self.st.root_vals.get(usize::from(slot)),
+            _ => None,
+        };
+        let v = match (fast.copied(), &f.source) {
+            (Some(v), Some(s)) => {
                 let held = match &s.when {
                     Some(w) => self.cond(w, ctx)?,
                     None => true,
                 };
-                let v = self
-                    .st
-                    .vals
-                    .get(usize::from(slot))
-                    .copied()
-                    .unwrap_or(MISSING);
                 if !held || v == MISSING || self.doc.tag(v) == tape::NULL {
+                    if !f.required {
+                        if let Some(out) = slots.get_mut(f.slot) {
+                            put(out, f.default.map_or(Slot::None, Slot::Const));
+                        }
+                        return Ok(());
+                    }
                     ABSENT
                 } else {
                     if let Some(value) = self.fast_convert(f, v) {

@@ -298,7 +298,9 @@ pub struct Field {
     /// The gather slot when the source is a plain one-key record path (maybe with `when`, no
     /// modifier): the value is the record's member, converted to the field's type.
     pub fast: Option<u16>,
-    /// An enum field mapped from a one-key record path (`map`, maybe `ci`, nothing else).
+    /// Like `fast` for a one-key root path (`$.x`): its root slot.
+    pub fast_root: Option<u16>,
+    /// An enum field mapped from record paths or `sign_of`s ([`FastMap`]).
     pub fast_map: Option<FastMap>,
     /// The source is `any` of plain paths (no `when`, no modifier, on the `any` either).
     pub fast_any: bool,
@@ -893,13 +895,17 @@ impl Compiler<'_> {
             None => None,
         };
         let source_paths = source_paths(source.as_ref());
-        let fast = match &source {
+        let (fast, fast_root) = match &source {
             Some(Source {
                 op: Op::Path(p),
                 plain: true,
                 ..
-            }) if p.base == Base::Rec && p.keys.len() == 1 => p.rec_slot,
-            _ => None,
+            }) if p.keys.len() == 1 => match p.base {
+                Base::Rec => (p.rec_slot, None),
+                Base::Root => (None, p.root_slot),
+                _ => (None, None),
+            },
+            _ => (None, None),
         };
         let fast_alt = |src: &Source| -> Option<FastAlt> {
             let Source {
@@ -1030,6 +1036,7 @@ impl Compiler<'_> {
             raw_slot,
             source_paths,
             fast,
+            fast_root,
             fast_map,
             fast_any,
             fast_const,
