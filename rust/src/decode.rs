@@ -213,6 +213,10 @@ pub struct State {
     vals: Vec<u32>,
     /// The root's members, by the exchange's root slot (`MISSING`).
     root_vals: Vec<u32>,
+    /// The values of the [`Cond::Frame`] conditions, tagged with the frame number.
+    frame_conds: Vec<u64>,
+    /// The frame number (from 1; never wraps in practice).
+    frame_gen: u64,
     /// Buffers of the record walk (reused).
     recs: Vec<Rec>,
     walk: Vec<Walk>,
@@ -1044,6 +1048,10 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
     #[inline(never)]
     fn frame(&mut self, raw: &'a str, out: &mut FrameOut<'a>) -> Result<(), Failure> {
         self.gather_root();
+        self.st.frame_gen += 1;
+        if self.st.frame_conds.len() != self.eng.plan.frame_conds {
+            self.st.frame_conds = vec![0; self.eng.plan.frame_conds];
+        }
         let ctx = Ctx {
             rec: ROOT,
             parent: None,
@@ -2207,6 +2215,20 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
     /// `_cond`.
     fn cond(&mut self, c: &Cond, ctx: Ctx) -> Result<bool, Failure> {
         Ok(match c {
+            Cond::Frame { id, cond } => {
+                // Cached per frame as `frame number * 2 + value` (older numbers: not yet).
+                let gen = self.st.frame_gen;
+                match self.st.frame_conds.get(*id) {
+                    Some(&x) if x >> 1 == gen => x & 1 == 1,
+                    _ => {
+                        let b = self.cond(cond, ctx)?;
+                        if let Some(x) = self.st.frame_conds.get_mut(*id) {
+                            *x = gen << 1 | u64::from(b);
+                        }
+                        b
+                    }
+                }
+            }
             Cond::Any(cs) => {
                 for x in cs {
                     if self.cond(x, ctx)? {

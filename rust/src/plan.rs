@@ -29,6 +29,8 @@ pub struct Plan {
     pub strings: Vec<String>,
     /// Defaults and text-frame replies, by id, as `json.loads` reads them.
     pub consts: Vec<Value<'static>>,
+    /// How many [`Cond::Frame`] conditions there are (their cache slots).
+    pub frame_conds: usize,
 }
 
 #[derive(Debug)]
@@ -115,7 +117,7 @@ fn guard(c: &Cond) -> Option<(Vec<&Cond>, bool)> {
 fn can_fail(c: &Cond) -> bool {
     match c {
         Cond::Any(cs) | Cond::All(cs) => cs.iter().any(can_fail),
-        Cond::Not(x) => can_fail(x),
+        Cond::Not(x) | Cond::Frame { cond: x, .. } => can_fail(x),
         Cond::Cmp { before, .. } => before.as_deref() == Some(""),
         _ => false,
     }
@@ -393,6 +395,12 @@ pub enum CmpOp {
 
 #[derive(Debug)]
 pub enum Cond {
+    /// A condition inside an emit that reads only the frame root (`$.` paths): the same for
+    /// every record of the frame, so it is evaluated once per frame (cache slot `id`).
+    Frame {
+        id: usize,
+        cond: Box<Cond>,
+    },
     Any(Vec<Cond>),
     All(Vec<Cond>),
     Not(Box<Cond>),
@@ -656,6 +664,7 @@ impl Plan {
             keys: KeyTable::default(),
             strings: Vec::new(),
             consts: Vec::new(),
+            frame_conds: 0,
         };
         let mut exchanges = Vec::new();
         for (name, ex) in
@@ -668,6 +677,7 @@ impl Plan {
             keys,
             strings,
             consts,
+            frame_conds,
             ..
         } = c;
         if keys.len() >= usize::from(u16::MAX) {
@@ -679,6 +689,7 @@ impl Plan {
             keys,
             strings,
             consts,
+            frame_conds,
         })
     }
 
@@ -707,6 +718,7 @@ struct Compiler<'k> {
     keys: KeyTable,
     strings: Vec<String>,
     consts: Vec<V>,
+    frame_conds: usize,
 }
 
 impl Compiler<'_> {
@@ -1140,13 +1152,50 @@ impl Compiler<'_> {
         })
     }
 
+    /// A condition; inside an emit, its parts that read only the frame root become
+    /// [`Cond::Frame`].
     fn cond(&mut self, c: &V, at: &str) -> R<Cond> {
+        let c = self.cond_raw(c, at)?;
+        Ok(if self.emit_keys.is_some() {
+            self.frame_wrap(c)
+        } else {
+            c
+        })
+    }
+
+    fn frame_wrap(&mut self, c: Cond) -> Cond {
+        fn root_only(c: &Cond) -> bool {
+            match c {
+                Cond::Frame { .. } => true,
+                Cond::Any(cs) | Cond::All(cs) => cs.iter().all(root_only),
+                Cond::Not(x) => root_only(x),
+                Cond::Exists { path, .. } | Cond::Is { path, .. } | Cond::Cmp { path, .. } => {
+                    path.base == Base::Root
+                }
+            }
+        }
+        if root_only(&c) {
+            self.frame_conds += 1;
+            return Cond::Frame {
+                id: self.frame_conds - 1,
+                cond: Box::new(c),
+            };
+        }
+        match c {
+            Cond::Any(cs) => Cond::Any(cs.into_iter().map(|x| self.frame_wrap(x)).collect()),
+            Cond::All(cs) => Cond::All(cs.into_iter().map(|x| self.frame_wrap(x)).collect()),
+            Cond::Not(x) => Cond::Not(Box::new(self.frame_wrap(*x))),
+            other => other,
+        }
+    }
+
+    fn cond_raw(&mut self, c: &V, at: &str) -> R<Cond> {
         let op = str_member(c, "op", at)?;
         Ok(match op.as_str() {
             "any" | "all" => {
                 let mut conds = Vec::new();
                 for (i, x) in array(member(c, "conds", at)?, at)?.iter().enumerate() {
-                    conds.push(self.cond(x, &format!("{at}.conds[{i}]"))?);
+                    conds.push(self.cond_raw(x, &format!("{at}.conds[{i}]"))?);
                 }
                 if op == "any" {
                     Cond::Any(conds)
@@ -1155,7 +1204,7 @@ impl Compiler<'_> {
                 }
             }
             "not" => Cond::Not(Box::new(
-                self.cond(member(c, "cond", at)?, &format!("{at}.cond"))?,
+                self.cond_raw(member(c, "cond", at)?, &format!("{at}.cond"))?,
             )),
             "exists" => Cond::Exists {
                 path: self.path(member(c, "path", at)?, at)?,
