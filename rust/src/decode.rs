@@ -1540,7 +1540,7 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
                             }
                             Some(_) => ABSENT,
                         };
-                        return self.finish_field(f, v, slots);
+                        return self.finish(f, v, slots);
                     }
                 }
                 if let (Some(fm), true) = (&f.fast_map, ctx.rec == self.gathered) {
@@ -1571,6 +1571,23 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
                 }
             }
         };
+        self.finish(f, v, slots)
+    }
+
+    /// [`Run::finish_field`], with an absent optional value's default stored inline.
+    #[inline(always)]
+    fn finish(
+        &mut self,
+        f: &'a Field,
+        v: Cur<'a>,
+        slots: &mut [Slot<'a>],
+    ) -> Result<(), FieldError> {
+        if matches!(v, Cur::Absent(_)) && !f.required {
+            if let Some(out) = slots.get_mut(f.slot) {
+                put(out, f.default.map_or(Slot::None, Slot::Const));
+            }
+            return Ok(());
+        }
         self.finish_field(f, v, slots)
     }
 
@@ -1753,8 +1770,13 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
                     .find(|(x, _)| x == t)
                     .map(|(_, id)| Slot::Interned(*id))
             }
-            (FieldType::Text, tape::STR) if f.case == Case::Keep => {
-                Some(Slot::Str(Cow::Borrowed(self.doc.raw(v)?)))
+            (FieldType::Text, tape::STR) => {
+                let t = self.doc.raw(v)?;
+                Some(Slot::Str(match f.case {
+                    Case::Keep => Cow::Borrowed(t),
+                    Case::Lower => text::lower(t),
+                    Case::Upper => text::upper(t),
+                }))
             }
             (FieldType::Symbol, tape::STR) => {
                 let (unified, raw) = self.symbol(Cow::Borrowed(self.doc.raw(v)?));
