@@ -807,27 +807,50 @@ enum Seg<'d> {
 }
 
 /// Locations ("data.positions[3]") as a tree of segments, rendered only for messages.
+/// The first few nodes live inline: a frame of one record allocates nothing here.
 struct Locs<'d> {
-    nodes: Vec<(u32, Seg<'d>)>,
+    head: [(u32, Seg<'d>); LOCS_INLINE],
+    len: usize,
+    rest: Vec<(u32, Seg<'d>)>,
 }
 
+const LOCS_INLINE: usize = 4;
+
 impl<'d> Locs<'d> {
-    /// Node 0 is the root (implicit: no allocation until a record step is taken).
+    /// Node 0 is the root (implicit).
     fn new() -> Self {
-        Locs { nodes: Vec::new() }
+        Locs {
+            head: [(0, Seg::Index(0)); LOCS_INLINE],
+            len: 0,
+            rest: Vec::new(),
+        }
     }
 
     fn push(&mut self, parent: u32, seg: Seg<'d>) -> u32 {
-        self.nodes.push((parent, seg));
-        u32::try_from(self.nodes.len()).unwrap_or(0)
+        match self.head.get_mut(self.len) {
+            Some(x) => *x = (parent, seg),
+            None => self.rest.push((parent, seg)),
+        }
+        self.len += 1;
+        u32::try_from(self.len).unwrap_or(0)
+    }
+
+    /// Node `i + 1` (the root is implicit).
+    fn get(&self, i: usize) -> Option<&(u32, Seg<'d>)> {
+        if i >= self.len {
+            return None;
+        }
+        match self.head.get(i) {
+            Some(x) => Some(x),
+            None => self.rest.get(i - LOCS_INLINE),
+        }
     }
 
     #[cold]
     #[inline(never)]
     fn render(&self, mut at: u32) -> String {
         let mut segs = Vec::new();
-        while let Some(&(parent, seg)) = at.checked_sub(1).and_then(|i| self.nodes.get(i as usize))
-        {
+        while let Some(&(parent, seg)) = at.checked_sub(1).and_then(|i| self.get(i as usize)) {
             segs.push(seg);
             at = parent;
         }
@@ -969,6 +992,9 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
             let gathered = match (path.base, path.rec_slot, path.root_slot) {
                 (Base::Rec, Some(slot), _) if ctx.rec == self.gathered => {
                     self.st.vals.get(usize::from(slot))
+                }
+                (Base::Rec, _, Some(slot)) if ctx.rec == ROOT => {
+                    self.st.root_vals.get(usize::from(slot))
                 }
                 (Base::Root, _, Some(slot)) => self.st.root_vals.get(usize::from(slot)),
                 _ => None,
@@ -2704,6 +2730,21 @@ mod tests {
                 assert_eq!(x.failure, y.failure, "{name}: {f}");
             }
         }
+    }
+
+    #[test]
+    fn locations_past_the_inline_nodes() {
+        let mut locs = Locs::new();
+        let data = locs.push(0, Seg::Key("data"));
+        let mut last = data;
+        for i in 0..6 {
+            last = locs.push(data, Seg::Index(i));
+        }
+        let deeper = locs.push(last, Seg::MapKey("BTC"));
+        assert_eq!(locs.render(last), "data[5]");
+        assert_eq!(locs.render(deeper), "data[5].BTC");
+        assert_eq!(locs.render(3), "data[1]");
+        assert_eq!(locs.render(0), "");
     }
 
     #[test]
