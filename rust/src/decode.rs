@@ -24,7 +24,7 @@ use crate::inflate::{self, InflateError};
 use crate::json::{self, JsonError, ParseLimits, Value};
 use crate::plan::{
     Base, Case, CmpOp, Cond, Emit, Exchange, FastConst, FastMap, Field, FieldType, Iter, JsonType,
-    KindId, Op, Part, Path, Plan, Route, Source, TextSet,
+    KindId, MapFrom, Op, Part, Path, Plan, Route, Source, TextSet,
 };
 use crate::tape::{self, Doc, Tape};
 use crate::text;
@@ -116,6 +116,17 @@ impl Slot<'_> {
     }
 }
 
+/// Store `v` in a slot. The slot is almost always still None, which owns nothing: overwriting
+/// it without the drop glue saves an out-of-line `drop_in_place` call per field.
+#[inline(always)]
+fn put<'a>(out: &mut Slot<'a>, v: Slot<'a>) {
+    if matches!(out, Slot::None) {
+        std::mem::forget(std::mem::replace(out, v));
+    } else {
+        *out = v;
+    }
+}
+
 /// Which class and keyword names an event is built with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shape {
@@ -202,6 +213,10 @@ pub struct State {
     vals: Vec<u32>,
     /// The root's members, by the exchange's root slot (`MISSING`).
     root_vals: Vec<u32>,
+    /// The values of the [`Cond::Frame`] conditions, tagged with the frame number.
+    frame_conds: Vec<u64>,
+    /// The frame number (from 1; never wraps in practice).
+    frame_gen: u64,
     /// Buffers of the record walk (reused).
     recs: Vec<Rec>,
     walk: Vec<Walk>,
@@ -670,12 +685,17 @@ fn parse_i64(t: &str) -> Option<i64> {
         Some((b'-', rest)) => (true, rest),
         _ => (false, b),
     };
-    if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
+    if digits.is_empty() || digits.len() > 19 {
         return None;
     }
+    // One pass: 19 digits cannot overflow a u64.
     let mut mag: u64 = 0;
     for &c in digits {
-        mag = mag * 10 + u64::from(c - b'0');
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        mag = mag * 10 + u64::from(d);
     }
     if negative {
         (mag <= 1u64 << 63).then(|| (mag as i64).wrapping_neg())
@@ -787,27 +807,50 @@ enum Seg<'d> {
 }
 
 /// Locations ("data.positions[3]") as a tree of segments, rendered only for messages.
+/// The first few nodes live inline: a frame of one record allocates nothing here.
 struct Locs<'d> {
-    nodes: Vec<(u32, Seg<'d>)>,
+    head: [(u32, Seg<'d>); LOCS_INLINE],
+    len: usize,
+    rest: Vec<(u32, Seg<'d>)>,
 }
 
+const LOCS_INLINE: usize = 4;
+
 impl<'d> Locs<'d> {
-    /// Node 0 is the root (implicit: no allocation until a record step is taken).
+    /// Node 0 is the root (implicit).
     fn new() -> Self {
-        Locs { nodes: Vec::new() }
+        Locs {
+            head: [(0, Seg::Index(0)); LOCS_INLINE],
+            len: 0,
+            rest: Vec::new(),
+        }
     }
 
     fn push(&mut self, parent: u32, seg: Seg<'d>) -> u32 {
-        self.nodes.push((parent, seg));
-        u32::try_from(self.nodes.len()).unwrap_or(0)
+        match self.head.get_mut(self.len) {
+            Some(x) => *x = (parent, seg),
+            None => self.rest.push((parent, seg)),
+        }
+        self.len += 1;
+        u32::try_from(self.len).unwrap_or(0)
+    }
+
+    /// Node `i + 1` (the root is implicit).
+    fn get(&self, i: usize) -> Option<&(u32, Seg<'d>)> {
+        if i >= self.len {
+            return None;
+        }
+        match self.head.get(i) {
+            Some(x) => Some(x),
+            None => self.rest.get(i - LOCS_INLINE),
+        }
     }
 
     #[cold]
     #[inline(never)]
     fn render(&self, mut at: u32) -> String {
         let mut segs = Vec::new();
-        while let Some(&(parent, seg)) = at.checked_sub(1).and_then(|i| self.nodes.get(i as usize))
-        {
+        while let Some(&(parent, seg)) = at.checked_sub(1).and_then(|i| self.get(i as usize)) {
             segs.push(seg);
             at = parent;
         }
@@ -850,11 +893,11 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
     #[inline(always)]
     fn store_fast(&mut self, slot: usize, value: Slot<'a>, slots: &mut [Slot<'a>]) {
         if let Some(out) = slots.get_mut(slot) {
-            *out = value;
+            put(out, value);
         }
         if let Some((r, raw)) = self.pending_raw.take() {
             if let Some(out) = slots.get_mut(r) {
-                *out = raw;
+                put(out, raw);
             }
         }
     }
@@ -909,9 +952,20 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
         }
     }
 
+    /// `canonical` of what `_get` found (as `canonical(got_view(g))`, without the view).
     #[inline(always)]
     fn got_canonical(&self, g: Got) -> Option<&'t str> {
-        canonical(self.got_view(g)?)
+        let i = match g {
+            Got::N(i) | Got::Key(i) => i,
+            Got::Missing | Got::Null => return None,
+        };
+        match self.doc.tag(i) {
+            tape::STR | tape::FLOAT => Some(self.doc.text(i)),
+            tape::INT => Some(text::int_literal_canonical(self.doc.text(i))),
+            tape::TRUE => Some("true"),
+            tape::FALSE => Some("false"),
+            _ => None,
+        }
     }
 
     #[inline(always)]
@@ -931,8 +985,34 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
     }
 
     /// `_get(path, rec, root, parent, key)`.
-    #[inline]
+    #[inline(always)]
     fn get(&mut self, path: &Path, ctx: Ctx) -> Got {
+        // The common case, inline: a one-key path whose member was gathered.
+        if path.keys.len() == 1 {
+            let gathered = match (path.base, path.rec_slot, path.root_slot) {
+                (Base::Rec, Some(slot), _) if ctx.rec == self.gathered => {
+                    self.st.vals.get(usize::from(slot))
+                }
+                (Base::Rec, _, Some(slot)) if ctx.rec == ROOT => {
+                    self.st.root_vals.get(usize::from(slot))
+                }
+                (Base::Root, _, Some(slot)) => self.st.root_vals.get(usize::from(slot)),
+                _ => None,
+            };
+            if let Some(&v) = gathered {
+                return if v == MISSING {
+                    Got::Missing
+                } else {
+                    Got::N(v)
+                };
+            }
+        }
+        self.get_path(path, ctx)
+    }
+
+    /// [`Run::get`] in general.
+    #[inline(never)]
+    fn get_path(&mut self, path: &Path, ctx: Ctx) -> Got {
         let mut keys = path.keys.as_slice();
         let gathered = match (path.base, path.rec_slot, path.root_slot) {
             (Base::Rec, Some(slot), _) if ctx.rec == self.gathered => {
@@ -994,6 +1074,10 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
     #[inline(never)]
     fn frame(&mut self, raw: &'a str, out: &mut FrameOut<'a>) -> Result<(), Failure> {
         self.gather_root();
+        self.st.frame_gen += 1;
+        if self.st.frame_conds.len() != self.eng.plan.frame_conds {
+            self.st.frame_conds = vec![0; self.eng.plan.frame_conds];
+        }
         let ctx = Ctx {
             rec: ROOT,
             parent: None,
@@ -1417,15 +1501,24 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
         slots: &mut [Slot<'a>],
         ctx: Ctx,
     ) -> Result<(), FieldError> {
-        let v = match (f.fast, &f.source) {
-            (Some(slot), _) if ctx.rec == self.gathered => {
-                let v = self
-                    .st
-                    .vals
-                    .get(usize::from(slot))
-                    .copied()
-                    .unwrap_or(MISSING);
-                if v == MISSING || self.doc.tag(v) == tape::NULL {
+        let fast = match (f.fast, f.fast_root) {
+            (Some(slot), _) if ctx.rec == self.gathered => self.st.vals.get(usize::from(slot)),
+            (_, Some(slot)) => self.st.root_vals.get(usize::from(slot)),
+            _ => None,
+        };
+        let v = match (fast.copied(), &f.source) {
+            (Some(v), Some(s)) => {
+                let held = match &s.when {
+                    Some(w) => self.cond(w, ctx)?,
+                    None => true,
+                };
+                if !held || v == MISSING || self.doc.tag(v) == tape::NULL {
+                    if !f.required {
+                        if let Some(out) = slots.get_mut(f.slot) {
+                            put(out, f.default.map_or(Slot::None, Slot::Const));
+                        }
+                        return Ok(());
+                    }
                     ABSENT
                 } else {
                     if let Some(value) = self.fast_convert(f, v) {
@@ -1473,13 +1566,13 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
                             }
                             Some(_) => ABSENT,
                         };
-                        return self.finish_field(f, v, slots);
+                        return self.finish(f, v, slots);
                     }
                 }
                 if let (Some(fm), true) = (&f.fast_map, ctx.rec == self.gathered) {
-                    if let Some(value) = self.fast_map(fm) {
+                    if let Some(value) = self.fast_map(fm, s, ctx, slots) {
                         if let Some(out) = slots.get_mut(f.slot) {
-                            *out = value;
+                            put(out, value);
                         }
                         return Ok(());
                     }
@@ -1487,7 +1580,7 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
                 if let (Some(slot), true) = (f.fast_signed, ctx.rec == self.gathered) {
                     if let Some(x) = self.fast_signed(s, slot, ctx) {
                         if let Some(out) = slots.get_mut(f.slot) {
-                            *out = Slot::Float(x);
+                            put(out, Slot::Float(x));
                         }
                         return Ok(());
                     }
@@ -1504,6 +1597,23 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
                 }
             }
         };
+        self.finish(f, v, slots)
+    }
+
+    /// [`Run::finish_field`], with an absent optional value's default stored inline.
+    #[inline(always)]
+    fn finish(
+        &mut self,
+        f: &'a Field,
+        v: Cur<'a>,
+        slots: &mut [Slot<'a>],
+    ) -> Result<(), FieldError> {
+        if matches!(v, Cur::Absent(_)) && !f.required {
+            if let Some(out) = slots.get_mut(f.slot) {
+                put(out, f.default.map_or(Slot::None, Slot::Const));
+            }
+            return Ok(());
+        }
         self.finish_field(f, v, slots)
     }
 
@@ -1523,11 +1633,11 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
                 match self.convert(v, f, &mut value, &mut raw)? {
                     None => {
                         if let Some(out) = slots.get_mut(f.slot) {
-                            *out = value;
+                            put(out, value);
                         }
                         if let (Some(r), Some(raw)) = (f.raw_slot, raw) {
                             if let Some(x) = slots.get_mut(r) {
-                                *x = raw;
+                                put(x, raw);
                             }
                         }
                         return Ok(());
@@ -1540,33 +1650,63 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
             return Err(missing(unmapped));
         }
         if let Some(out) = slots.get_mut(f.slot) {
-            *out = f.default.map_or(Slot::None, Slot::Const);
+            put(out, f.default.map_or(Slot::None, Slot::Const));
         }
         Ok(())
     }
 
-    /// A mapped enum field in the common case (a known key that maps to an enum value); None:
-    /// take the general path (absent values, unknown keys, messages).
+    /// A mapped enum field ([`FastMap`]) in the common case: the first alternative whose
+    /// `when` holds and whose value is a known key, mapping to an enum value. None: take the
+    /// general path (nothing mapped, odd values, failures, messages), which decides the same.
     #[inline]
-    fn fast_map(&self, fm: &FastMap) -> Option<Slot<'a>> {
-        let v = *self.st.vals.get(usize::from(fm.slot))?;
-        if v == MISSING {
-            return None;
-        }
-        let t: &str = match self.doc.tag(v) {
-            tape::STR | tape::FLOAT => self.doc.raw(v)?,
-            tape::INT => text::int_literal_canonical(self.doc.raw(v)?),
-            tape::TRUE => "true",
-            tape::FALSE => "false",
-            _ => return None,
+    fn fast_map(
+        &mut self,
+        fm: &FastMap,
+        s: &'a Source,
+        ctx: Ctx,
+        slots: &[Slot<'a>],
+    ) -> Option<Slot<'a>> {
+        let srcs = match &s.op {
+            Op::Any(args) => args.as_slice(),
+            _ => std::slice::from_ref(s),
         };
-        let id = with_key(t, fm.ci, |k| {
-            fm.entries
-                .iter()
-                .find(|(x, _)| k.eq(x))
-                .and_then(|(_, id)| *id)
-        });
-        id.map(Slot::Interned)
+        for (alt, src) in fm.alts.iter().zip(srcs) {
+            if let Some(w) = &src.when {
+                if !self.cond(w, ctx).ok()? {
+                    continue;
+                }
+            }
+            let t: &str = match alt.from {
+                MapFrom::Rec(slot) => {
+                    let v = *self.st.vals.get(usize::from(slot))?;
+                    if v == MISSING {
+                        continue;
+                    }
+                    match self.doc.tag(v) {
+                        tape::STR | tape::FLOAT => self.doc.raw(v)?,
+                        tape::INT => text::int_literal_canonical(self.doc.raw(v)?),
+                        tape::TRUE => "true",
+                        tape::FALSE => "false",
+                        tape::NULL => continue,
+                        _ => return None,
+                    }
+                }
+                MapFrom::SignOf(slot) => match self.slot_sign(slots.get(slot)?).ok()? {
+                    None => continue,
+                    Some(Ordering::Greater) => "positive",
+                    Some(Ordering::Less) => "negative",
+                    Some(Ordering::Equal) => "zero",
+                },
+            };
+            let found = with_key(t, alt.ci, |k| {
+                alt.entries.iter().find(|(x, _)| k.eq(x)).map(|(_, id)| *id)
+            });
+            match found {
+                Some(id) => return id.map(Slot::Interned),
+                None => continue, // unmapped: the next alternative
+            }
+        }
+        None
     }
 
     /// A [`Field::fast_signed`] field in float mode, without building the re-signed text:
@@ -1656,8 +1796,13 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
                     .find(|(x, _)| x == t)
                     .map(|(_, id)| Slot::Interned(*id))
             }
-            (FieldType::Text, tape::STR) if f.case == Case::Keep => {
-                Some(Slot::Str(Cow::Borrowed(self.doc.raw(v)?)))
+            (FieldType::Text, tape::STR) => {
+                let t = self.doc.raw(v)?;
+                Some(Slot::Str(match f.case {
+                    Case::Keep => Cow::Borrowed(t),
+                    Case::Lower => text::lower(t),
+                    Case::Upper => text::upper(t),
+                }))
             }
             (FieldType::Symbol, tape::STR) => {
                 let (unified, raw) = self.symbol(Cow::Borrowed(self.doc.raw(v)?));
@@ -2118,6 +2263,20 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
     /// `_cond`.
     fn cond(&mut self, c: &Cond, ctx: Ctx) -> Result<bool, Failure> {
         Ok(match c {
+            Cond::Frame { id, cond } => {
+                // Cached per frame as `frame number * 2 + value` (older numbers: not yet).
+                let gen = self.st.frame_gen;
+                match self.st.frame_conds.get(*id) {
+                    Some(&x) if x >> 1 == gen => x & 1 == 1,
+                    _ => {
+                        let b = self.cond(cond, ctx)?;
+                        if let Some(x) = self.st.frame_conds.get_mut(*id) {
+                            *x = gen << 1 | u64::from(b);
+                        }
+                        b
+                    }
+                }
+            }
             Cond::Any(cs) => {
                 for x in cs {
                     if self.cond(x, ctx)? {
@@ -2571,6 +2730,21 @@ mod tests {
                 assert_eq!(x.failure, y.failure, "{name}: {f}");
             }
         }
+    }
+
+    #[test]
+    fn locations_past_the_inline_nodes() {
+        let mut locs = Locs::new();
+        let data = locs.push(0, Seg::Key("data"));
+        let mut last = data;
+        for i in 0..6 {
+            last = locs.push(data, Seg::Index(i));
+        }
+        let deeper = locs.push(last, Seg::MapKey("BTC"));
+        assert_eq!(locs.render(last), "data[5]");
+        assert_eq!(locs.render(deeper), "data[5].BTC");
+        assert_eq!(locs.render(3), "data[1]");
+        assert_eq!(locs.render(0), "");
     }
 
     #[test]

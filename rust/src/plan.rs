@@ -29,6 +29,8 @@ pub struct Plan {
     pub strings: Vec<String>,
     /// Defaults and text-frame replies, by id, as `json.loads` reads them.
     pub consts: Vec<Value<'static>>,
+    /// How many [`Cond::Frame`] conditions there are (their cache slots).
+    pub frame_conds: usize,
 }
 
 #[derive(Debug)]
@@ -115,7 +117,7 @@ fn guard(c: &Cond) -> Option<(Vec<&Cond>, bool)> {
 fn can_fail(c: &Cond) -> bool {
     match c {
         Cond::Any(cs) | Cond::All(cs) => cs.iter().any(can_fail),
-        Cond::Not(x) => can_fail(x),
+        Cond::Not(x) | Cond::Frame { cond: x, .. } => can_fail(x),
         Cond::Cmp { before, .. } => before.as_deref() == Some(""),
         _ => false,
     }
@@ -295,10 +297,12 @@ pub struct Field {
     pub raw_slot: Option<usize>,
     /// `_source_paths(source)`, for messages.
     pub source_paths: String,
-    /// The gather slot when the source is a plain one-key record path (no `when`, no
+    /// The gather slot when the source is a plain one-key record path (maybe with `when`, no
     /// modifier): the value is the record's member, converted to the field's type.
     pub fast: Option<u16>,
-    /// An enum field mapped from a one-key record path (`map`, maybe `ci`, nothing else).
+    /// Like `fast` for a one-key root path (`$.x`): its root slot.
+    pub fast_root: Option<u16>,
+    /// An enum field mapped from record paths or `sign_of`s ([`FastMap`]).
     pub fast_map: Option<FastMap>,
     /// The source is `any` of plain paths (no `when`, no modifier, on the `any` either).
     pub fast_any: bool,
@@ -318,13 +322,28 @@ pub enum FastConst {
     Bool(bool),
 }
 
-/// A `map` on a record path into an enum field, precomputed: each map key with the interned
-/// enum value it converts to (None: the general path decides).
+/// An enum field mapped from a record path, or from `any` of mapped record paths and
+/// `sign_of`s (each maybe with `when`, no other modifier), precomputed: per alternative (in
+/// the order of the `any`'s args), each map key with the interned enum value it converts to
+/// (None: the general path decides).
 #[derive(Debug)]
 pub struct FastMap {
-    pub slot: u16,
+    pub alts: Vec<FastAlt>,
+}
+
+#[derive(Debug)]
+pub struct FastAlt {
+    pub from: MapFrom,
     pub ci: bool,
     pub entries: Vec<(String, Option<u32>)>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum MapFrom {
+    /// A one-key record path: its gather slot.
+    Rec(u16),
+    /// `sign_of`: the event slot whose sign is mapped.
+    SignOf(usize),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -376,6 +395,12 @@ pub enum CmpOp {
 
 #[derive(Debug)]
 pub enum Cond {
+    /// A condition inside an emit that reads only the frame root (`$.` paths): the same for
+    /// every record of the frame, so it is evaluated once per frame (cache slot `id`).
+    Frame {
+        id: usize,
+        cond: Box<Cond>,
+    },
     Any(Vec<Cond>),
     All(Vec<Cond>),
     Not(Box<Cond>),
@@ -639,6 +664,7 @@ impl Plan {
             keys: KeyTable::default(),
             strings: Vec::new(),
             consts: Vec::new(),
+            frame_conds: 0,
         };
         let mut exchanges = Vec::new();
         for (name, ex) in
@@ -651,6 +677,7 @@ impl Plan {
             keys,
             strings,
             consts,
+            frame_conds,
             ..
         } = c;
         if keys.len() >= usize::from(u16::MAX) {
@@ -662,6 +689,7 @@ impl Plan {
             keys,
             strings,
             consts,
+            frame_conds,
         })
     }
 
@@ -690,6 +718,7 @@ struct Compiler<'k> {
     keys: KeyTable,
     strings: Vec<String>,
     consts: Vec<V>,
+    frame_conds: usize,
 }
 
 impl Compiler<'_> {
@@ -878,19 +907,20 @@ impl Compiler<'_> {
             None => None,
         };
         let source_paths = source_paths(source.as_ref());
-        let fast = match &source {
+        let (fast, fast_root) = match &source {
             Some(Source {
                 op: Op::Path(p),
-                when: None,
                 plain: true,
                 ..
-            }) if p.base == Base::Rec && p.keys.len() == 1 => p.rec_slot,
-            _ => None,
+            }) if p.keys.len() == 1 => match p.base {
+                Base::Rec => (p.rec_slot, None),
+                Base::Root => (None, p.root_slot),
+                _ => (None, None),
+            },
+            _ => (None, None),
         };
-        let fast_map = match &source {
-            Some(Source {
-                op: Op::Path(p),
-                when: None,
+        let fast_alt = |src: &Source| -> Option<FastAlt> {
+            let Source {
                 absent_if: None,
                 map: Some(map),
                 join: None,
@@ -898,30 +928,55 @@ impl Compiler<'_> {
                 negate: false,
                 ci,
                 ..
-            }) if p.base == Base::Rec && p.keys.len() == 1 && ty == FieldType::Enum => {
-                p.rec_slot.map(|slot| FastMap {
-                    slot,
-                    ci: *ci,
-                    entries: map
-                        .iter()
-                        .map(|(k, v)| {
-                            let id = match v {
-                                Value::Str(t) => values
-                                    .iter()
-                                    .find(|(x, _)| x == t.as_ref())
-                                    .or_else(|| {
-                                        let low = crate::text::lower(t);
-                                        values.iter().find(|(x, _)| *x == low)
-                                    })
-                                    .map(|(_, id)| *id),
-                                _ => None,
-                            };
-                            (k.clone(), id)
-                        })
-                        .collect(),
+            } = src
+            else {
+                return None;
+            };
+            let from = match &src.op {
+                Op::Path(p) if p.base == Base::Rec && p.keys.len() == 1 => {
+                    MapFrom::Rec(p.rec_slot?)
+                }
+                Op::SignOf(slot) => MapFrom::SignOf(*slot),
+                _ => return None,
+            };
+            let entries = map
+                .iter()
+                .map(|(k, v)| {
+                    let id = match v {
+                        Value::Str(t) => values
+                            .iter()
+                            .find(|(x, _)| x == t.as_ref())
+                            .or_else(|| {
+                                let low = crate::text::lower(t);
+                                values.iter().find(|(x, _)| *x == low)
+                            })
+                            .map(|(_, id)| *id),
+                        _ => None,
+                    };
+                    (k.clone(), id)
                 })
-            }
-            _ => None,
+                .collect();
+            Some(FastAlt {
+                from,
+                ci: *ci,
+                entries,
+            })
+        };
+        let fast_map = match &source {
+            _ if ty != FieldType::Enum => None,
+            Some(
+                s @ Source {
+                    op: Op::Any(args),
+                    plain: true,
+                    ..
+                },
+            ) if !args.is_empty() && s.when.is_none() => args
+                .iter()
+                .map(fast_alt)
+                .collect::<Option<Vec<_>>>()
+                .map(|alts| FastMap { alts }),
+            Some(s) => fast_alt(s).map(|a| FastMap { alts: vec![a] }),
+            None => None,
         };
         let fast_any = match &source {
             Some(Source {
@@ -993,6 +1048,7 @@ impl Compiler<'_> {
             raw_slot,
             source_paths,
             fast,
+            fast_root,
             fast_map,
             fast_any,
             fast_const,
@@ -1096,13 +1152,50 @@ impl Compiler<'_> {
         })
     }
 
+    /// A condition; inside an emit, its parts that read only the frame root become
+    /// [`Cond::Frame`].
     fn cond(&mut self, c: &V, at: &str) -> R<Cond> {
+        let c = self.cond_raw(c, at)?;
+        Ok(if self.emit_keys.is_some() {
+            self.frame_wrap(c)
+        } else {
+            c
+        })
+    }
+
+    fn frame_wrap(&mut self, c: Cond) -> Cond {
+        fn root_only(c: &Cond) -> bool {
+            match c {
+                Cond::Frame { .. } => true,
+                Cond::Any(cs) | Cond::All(cs) => cs.iter().all(root_only),
+                Cond::Not(x) => root_only(x),
+                Cond::Exists { path, .. } | Cond::Is { path, .. } | Cond::Cmp { path, .. } => {
+                    path.base == Base::Root
+                }
+            }
+        }
+        if root_only(&c) {
+            self.frame_conds += 1;
+            return Cond::Frame {
+                id: self.frame_conds - 1,
+                cond: Box::new(c),
+            };
+        }
+        match c {
+            Cond::Any(cs) => Cond::Any(cs.into_iter().map(|x| self.frame_wrap(x)).collect()),
+            Cond::All(cs) => Cond::All(cs.into_iter().map(|x| self.frame_wrap(x)).collect()),
+            Cond::Not(x) => Cond::Not(Box::new(self.frame_wrap(*x))),
+            other => other,
+        }
+    }
+
+    fn cond_raw(&mut self, c: &V, at: &str) -> R<Cond> {
         let op = str_member(c, "op", at)?;
         Ok(match op.as_str() {
             "any" | "all" => {
                 let mut conds = Vec::new();
                 for (i, x) in array(member(c, "conds", at)?, at)?.iter().enumerate() {
-                    conds.push(self.cond(x, &format!("{at}.conds[{i}]"))?);
+                    conds.push(self.cond_raw(x, &format!("{at}.conds[{i}]"))?);
                 }
                 if op == "any" {
                     Cond::Any(conds)
@@ -1111,7 +1204,7 @@ impl Compiler<'_> {
                 }
             }
             "not" => Cond::Not(Box::new(
-                self.cond(member(c, "cond", at)?, &format!("{at}.cond"))?,
+                self.cond_raw(member(c, "cond", at)?, &format!("{at}.cond"))?,
             )),
             "exists" => Cond::Exists {
                 path: self.path(member(c, "path", at)?, at)?,

@@ -121,9 +121,10 @@ pub fn decimal_float(s: &str) -> Option<f64> {
     fast_float(s.as_bytes())
 }
 
-/// Clinger's fast path (which accepts only decimal texts): an ASCII decimal whose significant digits fit in 2^53 and whose decimal
-/// exponent is within +-22 is one exact integer times or over one exact power of ten, so a single
-/// IEEE operation gives the correctly rounded result. None: use the full parser.
+/// Clinger's fast path (which accepts only decimal texts): an ASCII decimal of at most 19
+/// digits whose value fits in 2^53 and whose decimal exponent is within +-22 is one exact integer
+/// times or over one exact power of ten, so a single IEEE operation gives the correctly rounded
+/// result. None: use the full parser.
 #[inline]
 fn fast_float(b: &[u8]) -> Option<f64> {
     const POW10: [f64; 23] = [
@@ -135,35 +136,26 @@ fn fast_float(b: &[u8]) -> Option<f64> {
         Some(b'+') => (false, 1),
         _ => (false, 0),
     };
+    // Digits, then maybe a dot and more digits: tight loops, no overflow (19 digits at most).
     let mut mantissa: u64 = 0;
-    let mut digits = 0u32;
-    let mut frac = 0i32;
-    let mut seen_dot = false;
-    let mantissa_start = i;
-    while let Some(&c) = b.get(i) {
-        match c {
-            b'0'..=b'9' => {
-                if mantissa == 0 && c == b'0' {
-                    // a leading zero adds no significant digit
-                } else {
-                    digits += 1;
-                    if digits > 19 {
-                        return None;
-                    }
-                }
-                mantissa = mantissa * 10 + u64::from(c - b'0');
-                if seen_dot {
-                    frac += 1;
-                }
-            }
-            b'.' if !seen_dot => seen_dot = true,
-            b'e' | b'E' => break,
-            _ => return None,
+    let start = i;
+    let mut digits = |i: &mut usize| {
+        while let Some(d) = b.get(*i).map(|c| c.wrapping_sub(b'0')).filter(|d| *d <= 9) {
+            mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(d));
+            *i += 1;
         }
+    };
+    digits(&mut i);
+    let int_digits = i - start;
+    let mut frac = 0usize;
+    if b.get(i) == Some(&b'.') {
         i += 1;
+        let frac_start = i;
+        digits(&mut i);
+        frac = i - frac_start;
     }
-    // At least one digit besides the dot ("." and "" are not numbers).
-    if i - mantissa_start <= usize::from(seen_dot) {
+    let ndigits = int_digits + frac;
+    if ndigits == 0 || ndigits > 19 {
         return None;
     }
     let mut exp: i32 = 0;
@@ -198,7 +190,7 @@ fn fast_float(b: &[u8]) -> Option<f64> {
     if i != b.len() || mantissa > (1u64 << 53) {
         return None;
     }
-    let e = exp - frac;
+    let e = exp - i32::try_from(frac).ok()?;
     let m = mantissa as f64;
     let x = if e >= 0 {
         m * *POW10.get(usize::try_from(e).ok()?)?
