@@ -648,7 +648,8 @@ fn new_str<'py>(py: Python<'py>, text: &str) -> Bound<'py, PyAny> {
 /// `decimal.Decimal(text)`.
 fn decimal<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> {
     let cls = import_attr(py, &DECIMAL, "decimal", "Decimal")?;
-    let arg = PyString::new(py, text);
+    // The text is the wire's number (ASCII): new_str skips the UTF-8 decoder.
+    let arg = new_str(py, text);
     let args = [arg.as_ptr()];
     // SAFETY: `cls` is a live callable, `args` holds one live reference (kept alive by `arg`),
     // passed as one positional argument; the result is a new reference or NULL with an error.
