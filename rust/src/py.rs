@@ -23,7 +23,8 @@ const CHUNK: usize = 1024;
 /// ... and builds Python objects after about this many events. Small batches keep the slots
 /// of few frames alive at once, so their allocations recycle as in single decodes (with 256,
 /// ~300 more instructions per one-event frame, in malloc); releasing and taking back the GIL
-/// costs ~300 instructions per batch when no other thread wants it.
+/// costs ~300 instructions per batch when no other thread wants it (when one does, each batch
+/// may wait for it a switch interval: a CPU-bound thread slows decode_many down either way).
 const EVENT_BUDGET: usize = 16;
 /// An inflate buffer up to this size is kept for the next call.
 const KEEP_INFLATED_BYTES: usize = 1 << 20;
