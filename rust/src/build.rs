@@ -249,60 +249,62 @@ impl<'py, 'p> Builder<'py, 'p> {
         }
     }
 
-    /// The events of one frame as a new list, or its failure. The list is made once all its
-    /// events are, at its final size (no growing, and never seen with empty items).
+    /// `recv_ts` as given (None when not given or None).
+    pub fn recv_ts(&self) -> Option<&Bound<'py, PyAny>> {
+        self.recv_ts.as_ref()
+    }
+
+    /// The events of one frame as a new list, or its failure.
     pub fn frame_list(&mut self, out: FrameOut<'_>) -> PyResult<Bound<'py, PyList>> {
+        self.frame(out)?;
+        self.take_list()
+    }
+
+    /// Build the events of a frame (kept until [`Builder::take_list`]), or raise its failure.
+    /// The events stay in a Rust buffer rather than a growing list: no list reallocation and
+    /// copying as a large `decode_many` result grows, and no GC pass over a half-made list.
+    #[inline]
+    pub fn frame(&mut self, out: FrameOut<'_>) -> PyResult<()> {
         if let Some(failure) = out.failure {
             return Err(self.failure(failure));
         }
+        // On an error the events built so far stay in `objects`; Drop releases them.
         let mut objects = std::mem::take(&mut self.objects);
+        let mut built = Ok(());
         for ev in &out.events {
             match self.event(ev, out.slots_of(ev)) {
                 Ok(obj) => objects.push(obj.into_ptr()),
                 Err(e) => {
-                    release(&mut objects);
-                    self.objects = objects;
-                    return Err(e);
+                    built = Err(e);
+                    break;
                 }
             }
         }
+        self.objects = objects;
+        built
+    }
+
+    /// The events built so far, as a new list made at its final size (never seen with empty
+    /// items), leaving the builder empty.
+    #[inline]
+    pub fn take_list(&mut self) -> PyResult<Bound<'py, PyList>> {
+        let objects = &mut self.objects;
         let len = ffi::Py_ssize_t::try_from(objects.len()).unwrap_or(ffi::Py_ssize_t::MAX);
         // SAFETY: PyList_New returns a new list of `len` NULL items (or NULL with an exception
         // set); each item is then set to one of the `len` new references in `objects`, which
         // move into the list (`objects` is cleared without releasing them). Nothing runs
         // between the allocation and the last store.
-        let list = unsafe {
+        unsafe {
             let list = ffi::PyList_New(len);
             if list.is_null() {
-                release(&mut objects);
-                self.objects = objects;
                 return Err(PyErr::fetch(self.py));
             }
             for (i, obj) in objects.iter().enumerate() {
                 ffi::PyList_SET_ITEM(list, i as ffi::Py_ssize_t, *obj);
             }
             objects.clear();
-            Bound::from_owned_ptr(self.py, list).cast_into_unchecked::<PyList>()
-        };
-        self.objects = objects;
-        Ok(list)
-    }
-
-    /// `recv_ts` as given (None when not given or None).
-    pub fn recv_ts(&self) -> Option<&Bound<'py, PyAny>> {
-        self.recv_ts.as_ref()
-    }
-
-    /// Append the events of a frame to `list`, or raise its failure.
-    pub fn frame(&mut self, out: FrameOut<'_>, list: &Bound<'py, PyList>) -> PyResult<()> {
-        if let Some(failure) = out.failure {
-            return Err(self.failure(failure));
+            Ok(Bound::from_owned_ptr(self.py, list).cast_into_unchecked::<PyList>())
         }
-        for ev in &out.events {
-            let obj = self.event(ev, out.slots_of(ev))?;
-            list.append(obj)?;
-        }
-        Ok(())
     }
 
     fn event(&mut self, ev: &Event, slots: &[Slot<'_>]) -> PyResult<Bound<'py, PyAny>> {
@@ -644,7 +646,8 @@ fn new_str<'py>(py: Python<'py>, text: &str) -> Bound<'py, PyAny> {
 /// `decimal.Decimal(text)`.
 fn decimal<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> {
     let cls = import_attr(py, &DECIMAL, "decimal", "Decimal")?;
-    let arg = PyString::new(py, text);
+    // The text is the wire's number (ASCII): new_str skips the UTF-8 decoder.
+    let arg = new_str(py, text);
     let args = [arg.as_ptr()];
     // SAFETY: `cls` is a live callable, `args` holds one live reference (kept alive by `arg`),
     // passed as one positional argument; the result is a new reference or NULL with an error.

@@ -20,8 +20,12 @@ const DEFAULT_MAX_DEPTH: usize = 128;
 const DETACH_MIN_BYTES: usize = 32 * 1024;
 /// decode_many takes frames from its iterable this many at a time...
 const CHUNK: usize = 1024;
-/// ... and builds Python objects after about this many events (the slots stay in cache).
-const EVENT_BUDGET: usize = 256;
+/// ... and builds Python objects after about this many events. Small batches keep the slots
+/// of few frames alive at once, so their allocations recycle as in single decodes (with 256,
+/// ~300 more instructions per one-event frame, in malloc); releasing and taking back the GIL
+/// costs ~300 instructions per batch when no other thread wants it (when one does, each batch
+/// may wait for it a switch interval: a CPU-bound thread slows decode_many down either way).
+const EVENT_BUDGET: usize = 16;
 /// An inflate buffer up to this size is kept for the next call.
 const KEEP_INFLATED_BYTES: usize = 1 << 20;
 /// Plans parsed in this process, keyed by their text.
@@ -168,7 +172,7 @@ impl Decoder {
         bufs: &'a mut [Vec<u8>],
     ) -> (Vec<FrameOut<'a>>, usize) {
         let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut outs = Vec::new();
+        let mut outs = Vec::with_capacity(inputs.len().min(EVENT_BUDGET));
         let mut events = 0;
         for (&input, buf) in inputs.iter().zip(bufs.iter_mut()) {
             let out = self.engine.decode(&mut st, input, buf);
@@ -342,7 +346,6 @@ impl Decoder {
         recv_ts: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyList>> {
         let mut builder = Builder::new(py, &self.parts, recv_ts);
-        let list = PyList::empty(py);
         let mut iter = frames.try_iter()?;
         // One inflate buffer per frame of a batch, reused by the next batches.
         let mut bufs: Vec<Vec<u8>> = Vec::new();
@@ -385,7 +388,7 @@ impl Decoder {
                 let batch_bufs = &mut bufs[..rest.len()];
                 let (outs, n) = py.detach(|| self.run_batch(rest, batch_bufs));
                 for out in outs {
-                    builder.frame(out, &list)?;
+                    builder.frame(out)?;
                 }
                 start += n.max(1);
             }
@@ -393,7 +396,7 @@ impl Decoder {
                 return Err(e);
             }
             if exhausted {
-                return Ok(list);
+                return builder.take_list();
             }
         }
     }
