@@ -20,12 +20,12 @@ const DEFAULT_MAX_DEPTH: usize = 128;
 const DETACH_MIN_BYTES: usize = 32 * 1024;
 /// decode_many takes frames from its iterable this many at a time...
 const CHUNK: usize = 1024;
-/// ... and builds Python objects after about this many events. Small batches keep the slots
-/// of few frames alive at once, so their allocations recycle as in single decodes (with 256,
-/// ~300 more instructions per one-event frame, in malloc); releasing and taking back the GIL
-/// costs ~300 instructions per batch when no other thread wants it (when one does, each batch
-/// may wait for it a switch interval: a CPU-bound thread slows decode_many down either way).
-const EVENT_BUDGET: usize = 16;
+/// ... and builds Python objects after about this many events. Each batch is decoded with the
+/// GIL released; taking the GIL back may wait for another thread's switch interval (5 ms) when
+/// a CPU-bound thread wants it, so batches are large enough to make that wait rare. (16 would
+/// save ~3% instructions per one-event frame, as fewer frames' slots are alive at once and
+/// their allocations recycle, but would wait for the GIL 16 times as often.)
+const EVENT_BUDGET: usize = 256;
 /// An inflate buffer up to this size is kept for the next call.
 const KEEP_INFLATED_BYTES: usize = 1 << 20;
 /// Plans parsed in this process, keyed by their text.
