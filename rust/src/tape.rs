@@ -745,24 +745,28 @@ impl Parser<'_, '_, '_> {
         Some((start + len + 2, chunk[3 + len]))
     }
 
-    /// [`Parser::short_key`] for a key over 16 bytes, whose words are `head` and `tail`.
+    /// [`Parser::short_key`] for a key over 16 bytes, whose words are `head` and `tail`: one
+    /// more window for a key of up to 31 bytes (its end, the closing quote, the colon and the
+    /// value's first byte). None (nothing done) for anything else: [`Parser::any_key`] takes it.
     #[inline(never)]
     fn long_plain_key(&mut self, start: usize, head: u64, tail: u64) -> Option<(usize, u8)> {
         let b = self.b;
-        let (end, stop) = scan_string(b, start + 16);
-        if stop != Some(b'"') || b.get(end + 1) != Some(&b':') {
+        let chunk: &[u8; 19] = window(b, start + 16)?;
+        let text: &[u8; 16] = chunk[..16].try_into().ok()?;
+        let n = first_stop_utf8(text);
+        if n == 16 || chunk[n] != b'"' || chunk[n + 1] != b':' || chunk[n + 2] <= b' ' {
             return None;
         }
-        let (pos, c) = next_byte(b, end + 2).ok()?;
-        let key = b.get(start..end)?;
+        let len = 16 + n;
+        let key = b.get(start..start + len)?;
         self.nodes.push(Node {
             tag: STR,
             flags: 0,
-            id: self.keys.find(head, tail, key.len(), key),
+            id: self.keys.find(head, tail, len, key),
             a: start as u32,
-            b: key.len() as u32,
+            b: len as u32,
         });
-        Some((pos, c))
+        Some((start + len + 2, chunk[n + 2]))
     }
 
     /// Any key at `pos` (see [`Parser::key`]), with every error.
@@ -1230,7 +1234,17 @@ mod tests {
     #[test]
     fn agrees_with_the_tree_parser() {
         let mut keys = KeyTable::default();
-        for k in ["a", "topic", "data", "s", "positions"] {
+        for k in [
+            "a",
+            "topic",
+            "data",
+            "s",
+            "positions",
+            "exactly_sixteen_",
+            "a_rather_long_key_name",
+            "thirty_one_bytes_long_key_name_",
+            "thirty_two_bytes_long_key_name__",
+        ] {
             keys.intern(k);
         }
         let limits = ParseLimits {
@@ -1243,6 +1257,7 @@ mod tests {
             r#"[1, -0, 0.5, "x\"y", {"a" : {"b":[[]]}}, [], {}]"#,
             r#"{"a":[[[[[1]]]]],"a":1}"#,
             r#"  "a\/b"  "#,
+            r#"{"a_rather_long_key_name":1,"exactly_sixteen_":2,"thirty_one_bytes_long_key_name_":[3],"thirty_two_bytes_long_key_name__":{"a":1},"a_rather_long_key_name": 4,"a_rather_long_key_nam":5}"#,
         ];
         let alphabet = b"{}[]\",:0123456789.eE+-tfnul \\u\x01\t";
         let mut x: u64 = 0x2545_f491_4f6c_dd1d;
