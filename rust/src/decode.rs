@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use crate::error::{field_error, Failure, FailureKind, FieldError, FieldErrorKind};
 use crate::inflate::{self, InflateError};
-use crate::json::{self, JsonError, ParseLimits, Value};
+use crate::json::{JsonError, ParseLimits, Value};
 use crate::plan::{
     Base, Case, CmpOp, Cond, Emit, Exchange, FastConst, FastMap, Field, FieldType, Iter, JsonType,
     KindId, MapFrom, Op, Part, Path, Plan, Route, Source, TextSet,
@@ -364,13 +364,9 @@ impl Engine {
                 return Ok(());
             }
         }
-        let raw = match std::str::from_utf8(buf) {
-            Ok(t) => t,
-            Err(e) => return Err(self.json_failure(json::utf8_error(buf, &e))),
-        };
         let mut tape = std::mem::take(&mut st.tape);
-        let result = match tape.parse(raw, self.parse_limits(), Some(&self.plan.keys)) {
-            Ok(()) => {
+        let result = match tape.parse_utf8(buf, self.parse_limits(), Some(&self.plan.keys)) {
+            Ok(raw) => {
                 let doc = tape.doc(raw);
                 if doc.tag(0) != tape::OBJECT {
                     Err(Failure::frame(format!(

@@ -241,7 +241,12 @@ impl KeyTable {
     /// The id of `key`, or 0.
     #[inline]
     pub fn lookup(&self, key: &str) -> u32 {
-        let b = key.as_bytes();
+        self.lookup_bytes(key.as_bytes())
+    }
+
+    /// [`KeyTable::lookup`] of a key's bytes.
+    #[inline]
+    pub fn lookup_bytes(&self, b: &[u8]) -> u32 {
         let (head, tail) = key_words(b);
         self.find(head, tail, b.len(), b)
     }

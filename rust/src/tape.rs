@@ -11,7 +11,9 @@
 
 use std::collections::HashSet;
 
-use crate::json::{JsonError, KeyTable, Member, ParseLimits, Value, MAX_INT_LITERAL, NO_KEYS};
+use crate::json::{
+    utf8_error, JsonError, KeyTable, Member, ParseLimits, Value, MAX_INT_LITERAL, NO_KEYS,
+};
 
 pub const NULL: u8 = 0;
 pub const FALSE: u8 = 1;
@@ -373,17 +375,32 @@ impl Tape {
         limits: ParseLimits,
         keys: Option<&KeyTable>,
     ) -> Result<(), JsonError> {
+        self.parse_utf8(text.as_bytes(), limits, keys).map(|_| ())
+    }
+
+    /// [`Tape::parse`] of bytes, as `std::str::from_utf8` and then [`Tape::parse`] would (the
+    /// same text, or the same error: invalid UTF-8 anywhere is a [`JsonError::Utf8`] whatever
+    /// else is wrong), but with the UTF-8 check folded into the parse: only the non-ASCII bytes
+    /// of strings are checked, as the JSON grammar allows only ASCII outside them.
+    pub fn parse_utf8<'a>(
+        &mut self,
+        buf: &'a [u8],
+        limits: ParseLimits,
+        keys: Option<&KeyTable>,
+    ) -> Result<&'a str, JsonError> {
         self.nodes.clear();
         self.arena.clear();
         self.index.clear();
         self.stack.clear();
-        if text.len() >= u32::MAX as usize {
-            return Err(JsonError::Syntax("JSON is malformed: too large".to_owned()));
+        if buf.len() >= u32::MAX as usize {
+            return Err(utf8_first(
+                buf,
+                JsonError::Syntax("JSON is malformed: too large".to_owned()),
+            ));
         }
-        self.nodes.reserve(text.len() / 4 + 4);
+        self.nodes.reserve(buf.len() / 4 + 4);
         let mut p = Parser {
-            text,
-            b: text.as_bytes(),
+            b: buf,
             limits,
             keys: keys.unwrap_or(&NO_KEYS),
             nodes: &mut self.nodes,
@@ -391,14 +408,27 @@ impl Tape {
             index: &mut self.index,
             stack: &mut self.stack,
         };
-        let deepest = p.document().map_err(|e| *e.0)?;
+        let deepest = match p.document() {
+            Ok(deepest) => deepest,
+            Err(e) => return Err(utf8_first(buf, *e.0)),
+        };
+        // SAFETY: `document` accepted the whole of `buf` (it fails on trailing bytes), and it
+        // accepts a byte outside a string only by comparing it with ASCII bytes (structure,
+        // whitespace, numbers, literals), so those are ASCII. Inside strings, the scan stops at
+        // every non-ASCII byte (`first_stop_utf8`, and the byte loop of `scan_string`), and
+        // `non_ascii` accepts the run from there to the next quote, backslash or control byte
+        // only if `str::from_utf8` does; `escaped_string` passes its runs through
+        // `str::from_utf8` too, and escapes are ASCII. An ASCII byte is never part of a
+        // multi-byte sequence, so valid UTF-8 runs between ASCII bytes make valid UTF-8 text.
+        // (`tests::parse_utf8_agrees_with_from_utf8` holds this against `str::from_utf8`.)
+        let text = unsafe { std::str::from_utf8_unchecked(buf) };
         if deepest > limits.max_depth {
             let doc = self.doc(text);
             if doc.dedup_depth(0) > limits.max_depth {
                 return Err(JsonError::TooDeep);
             }
         }
-        Ok(())
+        Ok(text)
     }
 
     pub fn doc<'a, 't>(&'t self, text: &'a str) -> Doc<'a, 't> {
@@ -408,6 +438,16 @@ impl Tape {
             arena: &self.arena,
             index: &self.index,
         }
+    }
+}
+
+/// `e`, unless `buf` is not UTF-8: then that error, as `from_utf8` before the parse gives it.
+#[cold]
+#[inline(never)]
+fn utf8_first(buf: &[u8], e: JsonError) -> JsonError {
+    match std::str::from_utf8(buf) {
+        Ok(_) => e,
+        Err(u) => utf8_error(buf, &u),
     }
 }
 
@@ -483,7 +523,7 @@ macro_rules! skip_ws {
 
 /// The parser: the position lives in a local, helpers take and return it.
 struct Parser<'a, 'k, 'p> {
-    text: &'a str,
+    /// The text: UTF-8 is checked as it is parsed (see [`Tape::parse_utf8`]).
     b: &'a [u8],
     limits: ParseLimits,
     keys: &'k KeyTable,
@@ -616,8 +656,9 @@ impl Parser<'_, '_, '_> {
     #[cold]
     #[inline(never)]
     fn index_object(&mut self, obj: u32, end: u32) {
+        // Only nodes are read (no text).
         let doc = Doc {
-            text: self.text,
+            text: "",
             nodes: self.nodes,
             arena: self.arena,
             index: &[],
@@ -682,7 +723,8 @@ impl Parser<'_, '_, '_> {
             u64::from_le_bytes(w)
         };
         let start = pos + 1;
-        let len = first_stop(text);
+        // A non-ASCII byte ends the key too (then `any_key` takes it, and checks its UTF-8).
+        let len = first_stop_utf8(text);
         if len == 16 {
             return self.long_plain_key(start, word(0), word(8));
         }
@@ -703,24 +745,28 @@ impl Parser<'_, '_, '_> {
         Some((start + len + 2, chunk[3 + len]))
     }
 
-    /// [`Parser::short_key`] for a key over 16 bytes, whose words are `head` and `tail`.
+    /// [`Parser::short_key`] for a key over 16 bytes, whose words are `head` and `tail`: one
+    /// more window for a key of up to 31 bytes (its end, the closing quote, the colon and the
+    /// value's first byte). None (nothing done) for anything else: [`Parser::any_key`] takes it.
     #[inline(never)]
     fn long_plain_key(&mut self, start: usize, head: u64, tail: u64) -> Option<(usize, u8)> {
         let b = self.b;
-        let (end, stop) = scan_string(b, start + 16);
-        if stop != Some(b'"') || b.get(end + 1) != Some(&b':') {
+        let chunk: &[u8; 19] = window(b, start + 16)?;
+        let text: &[u8; 16] = chunk[..16].try_into().ok()?;
+        let n = first_stop_utf8(text);
+        if n == 16 || chunk[n] != b'"' || chunk[n + 1] != b':' || chunk[n + 2] <= b' ' {
             return None;
         }
-        let (pos, c) = next_byte(b, end + 2).ok()?;
-        let key = b.get(start..end)?;
+        let len = 16 + n;
+        let key = b.get(start..start + len)?;
         self.nodes.push(Node {
             tag: STR,
             flags: 0,
-            id: self.keys.find(head, tail, key.len(), key),
+            id: self.keys.find(head, tail, len, key),
             a: start as u32,
-            b: key.len() as u32,
+            b: len as u32,
         });
-        Some((pos, c))
+        Some((start + len + 2, chunk[n + 2]))
     }
 
     /// Any key at `pos` (see [`Parser::key`]), with every error.
@@ -734,15 +780,15 @@ impl Parser<'_, '_, '_> {
         }
         let mut pos = self.string(pos)?;
         if let Some(node) = self.nodes.last_mut() {
-            let src: &str = if node.flags & ESCAPED != 0 {
-                self.arena.as_str()
+            let src: &[u8] = if node.flags & ESCAPED != 0 {
+                self.arena.as_bytes()
             } else {
-                self.text
+                b
             };
             let k = src
                 .get(node.a as usize..node.a as usize + node.b as usize)
                 .unwrap_or_default();
-            node.id = self.keys.lookup(k);
+            node.id = self.keys.lookup_bytes(k);
         }
         skip_ws!(b, pos);
         match b.get(pos) {
@@ -823,7 +869,7 @@ impl Parser<'_, '_, '_> {
                 Ok(end + 1)
             }
             (end, Some(b'\\')) => {
-                let (at, len, end) = escaped_string(self.b, self.text, start, end, self.arena)?;
+                let (at, len, end) = escaped_string(self.b, start, end, self.arena)?;
                 push(self.nodes, STR, ESCAPED, at, len);
                 Ok(end)
             }
@@ -855,13 +901,12 @@ fn next_byte(b: &[u8], pos: usize) -> PResult<(usize, u8)> {
 #[inline(never)]
 fn escaped_string(
     b: &[u8],
-    text: &str,
     start: usize,
     mut pos: usize,
     arena: &mut String,
 ) -> PResult<(usize, usize, usize)> {
     let at = arena.len();
-    arena.push_str(text.get(start..pos).unwrap_or_default());
+    arena.push_str(utf8_run(b, start, pos)?);
     loop {
         match b.get(pos) {
             None => return Err(truncated()),
@@ -875,10 +920,16 @@ fn escaped_string(
                 // Copy a run of plain characters at once.
                 let run = pos;
                 pos = scan_plain(b, pos);
-                arena.push_str(text.get(run..pos).unwrap_or_default());
+                arena.push_str(utf8_run(b, run, pos)?);
             }
         }
     }
+}
+
+/// The plain string content `b[start..end]` as text (an error if it is not UTF-8).
+fn utf8_run(b: &[u8], start: usize, end: usize) -> PResult<&str> {
+    std::str::from_utf8(b.get(start..end).unwrap_or_default())
+        .map_err(|_| err_at(start, "invalid character"))
 }
 
 /// One escape after its backslash, appended to the arena; the position after it.
@@ -974,21 +1025,32 @@ const KEEP: [(u64, u64); 16] = {
 /// backslash or a control character), or 16 if there is none.
 #[inline(always)]
 fn first_stop(chunk: &[u8; 16]) -> usize {
+    first_stop_in::<false>(chunk)
+}
+
+/// [`first_stop`] that also stops at non-ASCII bytes (the tape's scans, which check UTF-8).
+#[inline(always)]
+fn first_stop_utf8(chunk: &[u8; 16]) -> usize {
+    first_stop_in::<true>(chunk)
+}
+
+#[inline(always)]
+fn first_stop_in<const NON_ASCII: bool>(chunk: &[u8; 16]) -> usize {
     #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
     {
         // SAFETY: `stops_sse2` needs only SSE2, which this cfg proves the target has.
-        let mask = unsafe { stops_sse2(chunk) };
+        let mask = unsafe { stops_sse2::<NON_ASCII>(chunk) };
         (mask | 1 << 16).trailing_zeros() as usize
     }
     #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
-    first_stop_swar(chunk)
+    first_stop_swar::<NON_ASCII>(chunk)
 }
 
-/// The stop bytes of `chunk` (see [`first_stop`]) as a 16-bit mask, 16 bytes in one go.
+/// The stop bytes of `chunk` (see [`first_stop_in`]) as a 16-bit mask, 16 bytes in one go.
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 #[inline]
 #[target_feature(enable = "sse2")]
-fn stops_sse2(chunk: &[u8; 16]) -> u32 {
+fn stops_sse2<const NON_ASCII: bool>(chunk: &[u8; 16]) -> u32 {
     use std::arch::x86_64::*;
     let word = |w: &[u8; 8]| u64::from_le_bytes(*w) as i64;
     let (lo, hi) = chunk.split_at(8);
@@ -1002,18 +1064,25 @@ fn stops_sse2(chunk: &[u8; 16]) -> u32 {
     let q = _mm_xor_si128(v, _mm_set1_epi8(2));
     let quote_or_control = _mm_cmpeq_epi8(_mm_min_epu8(q, _mm_set1_epi8(0x20)), q);
     let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
-    _mm_movemask_epi8(_mm_or_si128(quote_or_control, backslash)) as u32
+    let mut stops = _mm_or_si128(quote_or_control, backslash);
+    if NON_ASCII {
+        // A non-ASCII byte's own high bit.
+        stops = _mm_or_si128(stops, v);
+    }
+    _mm_movemask_epi8(stops) as u32
 }
 
 /// [`first_stop`] in plain integer code (targets without SSE2, and the tests).
 #[cfg_attr(all(target_arch = "x86_64", target_feature = "sse2"), allow(dead_code))]
 #[inline(always)]
-fn first_stop_swar(chunk: &[u8; 16]) -> usize {
+fn first_stop_swar<const NON_ASCII: bool>(chunk: &[u8; 16]) -> usize {
     let (lo, hi) = chunk.split_at(8);
     let word = |w: &[u8]| {
         let mut a = [0u8; 8];
         a.copy_from_slice(w);
-        specials(u64::from_le_bytes(a))
+        let w = u64::from_le_bytes(a);
+        // A non-ASCII byte's own high bit.
+        specials(w) | if NON_ASCII { w & HIGH } else { 0 }
     };
     match (word(lo), word(hi)) {
         (0, 0) => 16,
@@ -1072,18 +1141,54 @@ fn literal(b: &[u8], pos: usize, word: &[u8]) -> PResult<usize> {
 }
 
 /// [`scan_plain`] for the tape: the index of the first quote, backslash or control character
-/// at or after `i`, and that byte (None: the text ends first).
+/// at or after `i`, and that byte (None: the text ends first), with the UTF-8 of the non-ASCII
+/// bytes on the way checked: at a non-ASCII byte that does not start valid UTF-8 text up to the
+/// next stop, that position and byte.
 #[inline(always)]
 fn scan_string(b: &[u8], mut i: usize) -> (usize, Option<u8>) {
-    while let Some(chunk) = window::<16>(b, i) {
-        let n = first_stop(chunk);
-        if n < 16 {
-            return (i + n, chunk.get(n).copied());
+    loop {
+        let c = loop {
+            let Some(chunk) = window::<16>(b, i) else {
+                i = scan_tail(b, i);
+                break b.get(i).copied();
+            };
+            let n = first_stop_utf8(chunk);
+            if n < 16 {
+                i += n;
+                break chunk.get(n).copied();
+            }
+            i += 16;
+        };
+        match c {
+            Some(c) if c >= 0x80 => match non_ascii(b, i) {
+                Some(end) => i = end,
+                None => return (i, Some(c)),
+            },
+            _ => return (i, c),
         }
-        i += 16;
     }
-    let i = scan_plain(b, i);
-    (i, b.get(i).copied())
+}
+
+/// [`scan_string`]'s last (under 16) bytes: the first stop or non-ASCII byte at or after `i`.
+#[inline(never)]
+fn scan_tail(b: &[u8], mut i: usize) -> usize {
+    while let Some(&c) = b.get(i) {
+        if c == b'"' || c == b'\\' || !(0x20..0x80).contains(&c) {
+            break;
+        }
+        i += 1;
+    }
+    i
+}
+
+/// At a non-ASCII byte `b[i]` of a string: the end of the run from there to the next quote,
+/// backslash or control byte (or the end of the text) if the run is UTF-8, else None.
+#[cold]
+#[inline(never)]
+fn non_ascii(b: &[u8], i: usize) -> Option<usize> {
+    let end = scan_plain(b, i);
+    std::str::from_utf8(b.get(i..end)?).ok()?;
+    Some(end)
 }
 
 /// The index of the first byte at or after `i` that ends a plain run of string content: a quote,
@@ -1129,7 +1234,17 @@ mod tests {
     #[test]
     fn agrees_with_the_tree_parser() {
         let mut keys = KeyTable::default();
-        for k in ["a", "topic", "data", "s", "positions"] {
+        for k in [
+            "a",
+            "topic",
+            "data",
+            "s",
+            "positions",
+            "exactly_sixteen_",
+            "a_rather_long_key_name",
+            "thirty_one_bytes_long_key_name_",
+            "thirty_two_bytes_long_key_name__",
+        ] {
             keys.intern(k);
         }
         let limits = ParseLimits {
@@ -1142,6 +1257,7 @@ mod tests {
             r#"[1, -0, 0.5, "x\"y", {"a" : {"b":[[]]}}, [], {}]"#,
             r#"{"a":[[[[[1]]]]],"a":1}"#,
             r#"  "a\/b"  "#,
+            r#"{"a_rather_long_key_name":1,"exactly_sixteen_":2,"thirty_one_bytes_long_key_name_":[3],"thirty_two_bytes_long_key_name__":{"a":1},"a_rather_long_key_name": 4,"a_rather_long_key_nam":5}"#,
         ];
         let alphabet = b"{}[]\",:0123456789.eE+-tfnul \\u\x01\t";
         let mut x: u64 = 0x2545_f491_4f6c_dd1d;
@@ -1196,6 +1312,132 @@ mod tests {
         both(&"1".repeat(4300), limits, None);
     }
 
+    /// `Tape::parse_utf8` against `str::from_utf8` and the tree parser: the same text, values
+    /// and errors (the UTF-8 error first, wherever the bytes are bad).
+    fn utf8_both(buf: &[u8], keys: &KeyTable) {
+        let limits = ParseLimits {
+            max_depth: 4,
+            hard_depth: 12,
+            int_max_str_digits: 4300,
+        };
+        let want = match std::str::from_utf8(buf) {
+            Err(e) => Err(utf8_error(buf, &e)),
+            Ok(t) => json::parse(t, limits, Some(keys)),
+        };
+        let mut tape = Tape::default();
+        let ours = tape.parse_utf8(buf, limits, Some(keys));
+        match (&want, &ours) {
+            (Ok(v), Ok(text)) => {
+                assert_eq!(text.as_bytes(), buf);
+                assert_eq!(&tape.doc(text).to_value(0), v, "{buf:?}");
+            }
+            (Err(a), Err(b)) => assert_eq!(a, b, "{buf:?}"),
+            _ => panic!("{buf:?}: want {want:?}, got {ours:?}"),
+        }
+    }
+
+    #[test]
+    fn parse_utf8_agrees_with_from_utf8() {
+        let mut keys = KeyTable::default();
+        for k in ["a", "topic", "a_rather_long_key_name", "\u{e9}t\u{e9}"] {
+            keys.intern(k);
+        }
+        // Bad: overlong, surrogates, over U+10FFFF, lone continuation, truncated, bad starts.
+        let bad: [&[u8]; 14] = [
+            b"\xc0\x80",
+            b"\xc1\xbf",
+            b"\xe0\x80\x80",
+            b"\xe0\x9f\xbf",
+            b"\xed\xa0\x80",
+            b"\xed\xbf\xbf",
+            b"\xf0\x8f\xbf\xbf",
+            b"\xf4\x90\x80\x80",
+            b"\x80",
+            b"\xbf",
+            b"\xe2\x82",
+            b"\xf0\x9f\x98",
+            b"\xf5\x80\x80\x80",
+            b"\xff",
+        ];
+        let good: [&[u8]; 6] = [
+            b"\xc3\xa9",
+            b"\xc2\x80",
+            b"\xe2\x82\xac",
+            b"\xed\x9f\xbf",
+            b"\xef\xbf\xbf",
+            b"\xf0\x9f\x98\x80",
+        ];
+        // Templates: `@` is where a sequence goes.
+        let templates: [&[u8]; 16] = [
+            b"{\"@\":1}",
+            b"{\"a@\":1}",
+            b"{\"a_rather_long_key_name@\":1}",
+            b"{\"a_rather_long_key_name_that_goes_on@x\":1}",
+            b"{\"a\":\"@\"}",
+            b"{\"a\":\"0123456789abcdefghij@klmnopqrstuvwxyz\"}",
+            b"{\"a\":\"x\\n@\"}",
+            b"{\"a\":\"@\\u00e9\"}",
+            b"{\"\\t@\":[1,\"y@\"]}",
+            b"{\"a\":1}@",
+            b"{\"a\":@1}",
+            b"[1,2,@]",
+            b"{\"a\":[1,2}, \"b\":\"@\"}",
+            b"{\"a\":\"@",
+            b"\"@",
+            b"[[[[[[[[[[[[[[\"@\"]]]]]]]]]]]]]]",
+        ];
+        for t in templates {
+            let at = t.iter().position(|&c| c == b'@').unwrap_or(0);
+            for seq in bad.iter().chain(good.iter()) {
+                for reps in 1..3 {
+                    let mut buf = t[..at].to_vec();
+                    for _ in 0..reps {
+                        buf.extend_from_slice(seq);
+                    }
+                    buf.extend_from_slice(&t[at + 1..]);
+                    utf8_both(&buf, &keys);
+                    // And at the end of the text (a truncated document).
+                    utf8_both(&buf[..at + seq.len()], &keys);
+                    // Padded, so the sequence falls in a 16-byte window, or across two.
+                    for pad in [1, 7, 13, 15, 16, 17] {
+                        let mut p = t[..at].to_vec();
+                        if t.get(at.wrapping_sub(1)) == Some(&b'"') {
+                            p.extend(std::iter::repeat_n(b'z', pad));
+                        }
+                        p.extend_from_slice(seq);
+                        p.extend_from_slice(&t[at + 1..]);
+                        utf8_both(&p, &keys);
+                    }
+                }
+            }
+        }
+        // Random edits of a frame with non-ASCII text.
+        let seed = "{\"topic\":\"pos\u{e9}\",\"a\":[\"\u{1f600}x\\u00e9\u{20ac}\",1.5],\"\u{e9}t\u{e9}\":\"\u{4e2d}\u{6587}\"}".as_bytes();
+        let alphabet = b"\"\\{}[],:1u\x80\xbf\xc0\xc3\xa9\xe2\xed\xa0\xf0\xf4\x9f\xff";
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..50_000 {
+            let mut buf = seed.to_vec();
+            for _ in 0..(next() % 3 + 1) {
+                let i = (next() as usize) % (buf.len() + 1);
+                let c = alphabet[(next() as usize) % alphabet.len()];
+                match next() % 3 {
+                    0 if i < buf.len() => buf[i] = c,
+                    1 if i < buf.len() => {
+                        buf.remove(i);
+                    }
+                    _ => buf.insert(i, c),
+                }
+            }
+            utf8_both(&buf, &keys);
+        }
+    }
+
     #[test]
     fn first_stop_agrees_with_bytes() {
         let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
@@ -1215,7 +1457,13 @@ mod tests {
                 .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
                 .unwrap_or(16);
             assert_eq!(first_stop(&chunk), want, "{chunk:?}");
-            assert_eq!(first_stop_swar(&chunk), want, "{chunk:?}");
+            assert_eq!(first_stop_swar::<false>(&chunk), want, "{chunk:?}");
+            let want = chunk
+                .iter()
+                .position(|&c| c == b'"' || c == b'\\' || !(0x20..0x80).contains(&c))
+                .unwrap_or(16);
+            assert_eq!(first_stop_utf8(&chunk), want, "{chunk:?}");
+            assert_eq!(first_stop_swar::<true>(&chunk), want, "{chunk:?}");
         }
     }
 
