@@ -23,8 +23,8 @@ use crate::error::{field_error, Failure, FailureKind, FieldError, FieldErrorKind
 use crate::inflate::{self, InflateError};
 use crate::json::{JsonError, ParseLimits, Value};
 use crate::plan::{
-    Base, Case, CmpOp, Cond, Emit, Exchange, FastConst, FastMap, Field, FieldType, Iter, JsonType,
-    KindId, MapFrom, Op, Part, Path, Plan, Route, Source, TextSet,
+    Base, Case, CmpOp, Cond, Emit, Exchange, FastMap, Field, FieldType, Hot, HotPath, Iter,
+    JsonType, KindId, MapFrom, Op, Part, Path, Plan, Route, Source, TextSet,
 };
 use crate::tape::{self, Doc, Tape};
 use crate::text;
@@ -1230,10 +1230,9 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
                 if let Some(s) = slots.first_mut() {
                     *s = Slot::Exchange;
                 }
-                for f in &emit.fields {
-                    if !f.prefilled {
-                        self.field(route, emit, f, slots, ctx, || locs.render(r.loc))?;
-                    }
+                // The dense Hot table drives the loop; a Field is read only when needed.
+                for h in &emit.hot {
+                    self.field(route, emit, h, slots, ctx, || locs.render(r.loc))?;
                 }
                 if matches!(slots.get(1), Some(Slot::None)) {
                     if env_ts.is_none() {
@@ -1442,13 +1441,17 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
     fn field(
         &mut self,
         route: &Route,
-        emit: &Emit,
-        f: &'a Field,
+        emit: &'a Emit,
+        h: &Hot,
         slots: &mut [Slot<'a>],
         ctx: Ctx,
         loc: impl FnOnce() -> String,
     ) -> Result<(), Failure> {
-        if let Err(e) = self.field_value(f, slots, ctx) {
+        // Only the address: the Field is read where a path needs it.
+        let Some(f) = emit.fields.get(h.field as usize) else {
+            return Ok(());
+        };
+        if let Err(e) = self.field_value(h, f, slots, ctx) {
             return Err(self.field_failure(route, emit, f, e, loc));
         }
         Ok(())
@@ -1489,124 +1492,121 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
         }
     }
 
-    /// Evaluate a field into `slots[f.slot]`.
+    /// Evaluate a field into `slots[f.slot]`, dispatched on its [`Hot`] entry.
     #[inline]
     fn field_value(
         &mut self,
+        h: &Hot,
         f: &'a Field,
         slots: &mut [Slot<'a>],
         ctx: Ctx,
     ) -> Result<(), FieldError> {
-        let fast = match (f.fast, f.fast_root) {
-            (Some(slot), _) if ctx.rec == self.gathered => self.st.vals.get(usize::from(slot)),
-            (_, Some(slot)) => self.st.root_vals.get(usize::from(slot)),
+        let fast = match h.path {
+            HotPath::Rec if ctx.rec == self.gathered => self.st.vals.get(usize::from(h.gslot)),
+            HotPath::Root => self.st.root_vals.get(usize::from(h.gslot)),
+            HotPath::Interned | HotPath::Bool => {
+                if let Some(out) = slots.get_mut(h.slot as usize) {
+                    *out = match h.path {
+                        HotPath::Interned => Slot::Interned(h.aux),
+                        _ => Slot::Bool(h.aux != 0),
+                    };
+                }
+                return Ok(());
+            }
             _ => None,
         };
-        let v = match (fast.copied(), &f.source) {
-            (Some(v), Some(s)) => {
-                let held = match &s.when {
+        if let Some(&v) = fast {
+            // The Field is read only for a `when`.
+            let held = !h.when
+                || match f.source.as_ref().and_then(|s| s.when.as_ref()) {
                     Some(w) => self.cond(w, ctx)?,
                     None => true,
                 };
-                if !held || v == MISSING || self.doc.tag(v) == tape::NULL {
-                    if !f.required {
-                        if let Some(out) = slots.get_mut(f.slot) {
-                            put(out, f.default.map_or(Slot::None, Slot::Const));
-                        }
-                        return Ok(());
-                    }
-                    ABSENT
-                } else {
-                    if let Some(value) = self.fast_convert(f, v) {
-                        self.store_fast(f.slot, value, slots);
-                        return Ok(());
-                    }
-                    Cur::N(v)
-                }
+            if !held || v == MISSING || self.doc.tag(v) == tape::NULL {
+                return self.finish(h, f, ABSENT, slots);
             }
-            (_, None) => ABSENT,
-            (_, Some(s)) => {
-                if let Some(c) = f.fast_const {
-                    if let Some(out) = slots.get_mut(f.slot) {
-                        *out = match c {
-                            FastConst::Interned(id) => Slot::Interned(id),
-                            FastConst::Bool(b) => Slot::Bool(b),
-                        };
-                    }
-                    return Ok(());
-                }
-                if f.fast_any {
-                    if let Op::Any(args) = &s.op {
-                        let mut found = None;
-                        for alt in args {
-                            if let Op::Path(p) = &alt.op {
-                                match self.get(p, ctx) {
-                                    Got::Missing | Got::Null => {}
-                                    Got::N(i) if self.doc.tag(i) == tape::NULL => {}
-                                    got => {
-                                        found = Some(got);
-                                        break;
-                                    }
-                                }
+            if let Some(value) = self.fast_convert(h.ty, h.case, f, v) {
+                self.store_fast(h.slot as usize, value, slots);
+                return Ok(());
+            }
+            return self.finish(h, f, Cur::N(v), slots);
+        }
+        let Some(s) = &f.source else {
+            return self.finish(h, f, ABSENT, slots);
+        };
+        if h.path == HotPath::Any {
+            if let Op::Any(args) = &s.op {
+                let mut found = None;
+                for alt in args {
+                    if let Op::Path(p) = &alt.op {
+                        match self.get(p, ctx) {
+                            Got::Missing | Got::Null => {}
+                            Got::N(i) if self.doc.tag(i) == tape::NULL => {}
+                            got => {
+                                found = Some(got);
+                                break;
                             }
                         }
-                        let v = match found {
-                            None => ABSENT,
-                            Some(Got::Key(k)) => Cur::Str(self.node_cow(k)),
-                            Some(Got::N(i)) => {
-                                if let Some(value) = self.fast_convert(f, i) {
-                                    self.store_fast(f.slot, value, slots);
-                                    return Ok(());
-                                }
-                                Cur::N(i)
-                            }
-                            Some(_) => ABSENT,
-                        };
-                        return self.finish(f, v, slots);
                     }
                 }
-                if let (Some(fm), true) = (&f.fast_map, ctx.rec == self.gathered) {
-                    if let Some(value) = self.fast_map(fm, s, ctx, slots) {
-                        if let Some(out) = slots.get_mut(f.slot) {
-                            put(out, value);
-                        }
-                        return Ok(());
-                    }
-                }
-                if let (Some(slot), true) = (f.fast_signed, ctx.rec == self.gathered) {
-                    if let Some(x) = self.fast_signed(s, slot, ctx) {
-                        if let Some(out) = slots.get_mut(f.slot) {
-                            put(out, Slot::Float(x));
-                        }
-                        return Ok(());
-                    }
-                }
-                match self.source(s, ctx, slots)? {
-                    Cur::N(v) => {
-                        if let Some(value) = self.fast_convert(f, v) {
-                            self.store_fast(f.slot, value, slots);
+                let v = match found {
+                    None => ABSENT,
+                    Some(Got::Key(k)) => Cur::Str(self.node_cow(k)),
+                    Some(Got::N(i)) => {
+                        if let Some(value) = self.fast_convert(h.ty, h.case, f, i) {
+                            self.store_fast(h.slot as usize, value, slots);
                             return Ok(());
                         }
-                        Cur::N(v)
+                        Cur::N(i)
                     }
-                    v => v,
-                }
+                    Some(_) => ABSENT,
+                };
+                return self.finish(h, f, v, slots);
             }
+        }
+        if let (HotPath::Map, Some(fm), true) = (h.path, &f.fast_map, ctx.rec == self.gathered) {
+            if let Some(value) = self.fast_map(fm, s, ctx, slots) {
+                if let Some(out) = slots.get_mut(h.slot as usize) {
+                    put(out, value);
+                }
+                return Ok(());
+            }
+        }
+        if let (HotPath::Signed, Some(slot), true) =
+            (h.path, f.fast_signed, ctx.rec == self.gathered)
+        {
+            if let Some(x) = self.fast_signed(s, slot, ctx) {
+                if let Some(out) = slots.get_mut(h.slot as usize) {
+                    put(out, Slot::Float(x));
+                }
+                return Ok(());
+            }
+        }
+        let v = match self.source(s, ctx, slots)? {
+            Cur::N(v) => {
+                if let Some(value) = self.fast_convert(h.ty, h.case, f, v) {
+                    self.store_fast(h.slot as usize, value, slots);
+                    return Ok(());
+                }
+                Cur::N(v)
+            }
+            v => v,
         };
-        self.finish(f, v, slots)
+        self.finish(h, f, v, slots)
     }
 
     /// [`Run::finish_field`], with an absent optional value's default stored inline.
     #[inline(always)]
     fn finish(
         &mut self,
+        h: &Hot,
         f: &'a Field,
         v: Cur<'a>,
         slots: &mut [Slot<'a>],
     ) -> Result<(), FieldError> {
-        if matches!(v, Cur::Absent(_)) && !f.required {
-            if let Some(out) = slots.get_mut(f.slot) {
-                put(out, f.default.map_or(Slot::None, Slot::Const));
+        if matches!(v, Cur::Absent(_)) && !h.required {
+            if let Some(out) = slots.get_mut(h.slot as usize) {
+                put(out, h.default.map_or(Slot::None, Slot::Const));
             }
             return Ok(());
         }
@@ -1750,9 +1750,15 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
     /// integer, a known enum string, a plain string, a boolean); None: take the general path,
     /// which also makes the errors.
     #[inline(always)]
-    fn fast_convert(&mut self, f: &'a Field, v: u32) -> Option<Slot<'a>> {
+    fn fast_convert(
+        &mut self,
+        ty: FieldType,
+        case: Case,
+        f: &'a Field,
+        v: u32,
+    ) -> Option<Slot<'a>> {
         let n = self.doc.node(v);
-        match (f.ty, n.tag) {
+        match (ty, n.tag) {
             (FieldType::Decimal, tape::STR | tape::FLOAT) => {
                 let t = self.doc.raw(v)?;
                 if self.eng.numbers == Numbers::Float {
@@ -1794,7 +1800,7 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
             }
             (FieldType::Text, tape::STR) => {
                 let t = self.doc.raw(v)?;
-                Some(Slot::Str(match f.case {
+                Some(Slot::Str(match case {
                     Case::Keep => Cow::Borrowed(t),
                     Case::Lower => text::lower(t),
                     Case::Upper => text::upper(t),
