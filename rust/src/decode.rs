@@ -2634,13 +2634,7 @@ mod tests {
             ),
         ];
         let plan = plan();
-        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut rng = crate::testutil::Rng::new();
         let alphabet = b"{}[]\",:0123456789.eE+-tfnul \\u\xff\x1f\x8b";
         for numbers in [Numbers::Float, Numbers::Decimal] {
             for (ex, seed) in seeds {
@@ -2652,22 +2646,11 @@ mod tests {
                 let e = Engine::new(plan.clone(), ex, numbers, limits).expect("exchange");
                 let mut st = State::default();
                 for _ in 0..3000 {
-                    let mut buf = seed.as_bytes().to_vec();
-                    for _ in 0..(next() % 4 + 1) {
-                        let i = (next() as usize) % (buf.len() + 1);
-                        let c = alphabet[(next() as usize) % alphabet.len()];
-                        match next() % 3 {
-                            0 if i < buf.len() => buf[i] = c,
-                            1 if i < buf.len() => {
-                                buf.remove(i);
-                            }
-                            _ => buf.insert(i, c),
-                        }
-                    }
-                    if next() % 8 == 0 {
+                    let mut buf = crate::testutil::mutate(seed.as_bytes(), 4, alphabet, &mut rng);
+                    if rng.next() % 8 == 0 {
                         buf = crate::inflate::tests::gzip(&buf);
-                        let i = (next() as usize) % buf.len();
-                        if next() % 2 == 0 {
+                        let i = (rng.next() as usize) % buf.len();
+                        if rng.next() % 2 == 0 {
                             buf[i] ^= 0x5a;
                         }
                     }

@@ -771,72 +771,11 @@ impl<'a> Parser<'a, '_> {
         }
     }
 
+    /// One escape after its backslash (the hot-path parser's, so both accept the same escapes
+    /// with the same errors and positions).
     fn escape(&mut self, out: &mut String) -> Result<(), JsonError> {
-        let c = match self.peek() {
-            None => return Err(self.truncated()),
-            Some(c) => c,
-        };
-        self.pos += 1;
-        match c {
-            b'"' => out.push('"'),
-            b'\\' => out.push('\\'),
-            b'/' => out.push('/'),
-            b'b' => out.push('\u{8}'),
-            b'f' => out.push('\u{c}'),
-            b'n' => out.push('\n'),
-            b'r' => out.push('\r'),
-            b't' => out.push('\t'),
-            b'u' => {
-                let cp = self.hex4()?;
-                let ch = if (0xd800..0xdc00).contains(&cp) {
-                    // A high surrogate must be followed by \u and a low surrogate.
-                    if self.b.len() - self.pos < 6 {
-                        return Err(self.truncated());
-                    }
-                    if self.b.get(self.pos) != Some(&b'\\')
-                        || self.b.get(self.pos + 1) != Some(&b'u')
-                    {
-                        self.pos += 1;
-                        return Err(self.err("invalid escape character in string"));
-                    }
-                    self.pos += 2;
-                    let lo = self.hex4()?;
-                    if !(0xdc00..0xe000).contains(&lo) {
-                        return Err(self.err("invalid utf-16 surrogate pair"));
-                    }
-                    char::from_u32(0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00))
-                } else if (0xdc00..0xe000).contains(&cp) {
-                    return Err(self.err("invalid utf-16 surrogate pair"));
-                } else {
-                    char::from_u32(cp)
-                };
-                match ch {
-                    Some(ch) => out.push(ch),
-                    None => return Err(self.err("invalid utf-16 surrogate pair")),
-                }
-            }
-            _ => return Err(self.err("invalid escape character in string")),
-        }
+        self.pos = crate::tape::unescape_one(self.b, self.pos, out)?;
         Ok(())
-    }
-
-    fn hex4(&mut self) -> Result<u32, JsonError> {
-        if self.b.len() - self.pos < 4 {
-            return Err(self.truncated());
-        }
-        let mut cp = 0u32;
-        for _ in 0..4 {
-            let c = self.peek().unwrap_or(0);
-            self.pos += 1;
-            let d = match c {
-                b'0'..=b'9' => c - b'0',
-                b'a'..=b'f' => c - b'a' + 10,
-                b'A'..=b'F' => c - b'A' + 10,
-                _ => return Err(self.err("invalid character in unicode escape")),
-            };
-            cp = (cp << 4) | u32::from(d);
-        }
-        Ok(cp)
     }
 }
 

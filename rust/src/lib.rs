@@ -18,6 +18,9 @@ pub mod plan;
 pub mod tape;
 pub mod text;
 
+#[cfg(test)]
+mod testutil;
+
 #[cfg(feature = "python")]
 mod build;
 #[cfg(feature = "python")]

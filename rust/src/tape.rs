@@ -932,6 +932,11 @@ fn utf8_run(b: &[u8], start: usize, end: usize) -> PResult<&str> {
         .map_err(|_| err_at(start, "invalid character"))
 }
 
+/// [`escape`] for the tree parser ([`crate::json`]): the same escapes, errors and positions.
+pub(crate) fn unescape_one(b: &[u8], pos: usize, out: &mut String) -> Result<usize, JsonError> {
+    escape(b, pos, out).map_err(|e| *e.0)
+}
+
 /// One escape after its backslash, appended to the arena; the position after it.
 fn escape(b: &[u8], mut pos: usize, out: &mut String) -> PResult<usize> {
     let Some(&c) = b.get(pos) else {
@@ -1260,31 +1265,14 @@ mod tests {
             r#"{"a_rather_long_key_name":1,"exactly_sixteen_":2,"thirty_one_bytes_long_key_name_":[3],"thirty_two_bytes_long_key_name__":{"a":1},"a_rather_long_key_name": 4,"a_rather_long_key_nam":5}"#,
         ];
         let alphabet = b"{}[]\",:0123456789.eE+-tfnul \\u\x01\t";
-        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut rng = crate::testutil::Rng::new();
         for seed in seeds {
             for lim in [limits, ParseLimits::default()] {
                 both(seed, lim, Some(&keys));
                 both(seed, lim, None);
             }
             for _ in 0..20_000 {
-                let mut buf = seed.as_bytes().to_vec();
-                for _ in 0..(next() % 4 + 1) {
-                    let i = (next() as usize) % (buf.len() + 1);
-                    let c = alphabet[(next() as usize) % alphabet.len()];
-                    match next() % 3 {
-                        0 if i < buf.len() => buf[i] = c,
-                        1 if i < buf.len() => {
-                            buf.remove(i);
-                        }
-                        _ => buf.insert(i, c),
-                    }
-                }
+                let buf = crate::testutil::mutate(seed.as_bytes(), 4, alphabet, &mut rng);
                 if let Ok(t) = std::str::from_utf8(&buf) {
                     both(t, limits, Some(&keys));
                 }
@@ -1414,26 +1402,9 @@ mod tests {
         // Random edits of a frame with non-ASCII text.
         let seed = "{\"topic\":\"pos\u{e9}\",\"a\":[\"\u{1f600}x\\u00e9\u{20ac}\",1.5],\"\u{e9}t\u{e9}\":\"\u{4e2d}\u{6587}\"}".as_bytes();
         let alphabet = b"\"\\{}[],:1u\x80\xbf\xc0\xc3\xa9\xe2\xed\xa0\xf0\xf4\x9f\xff";
-        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut rng = crate::testutil::Rng::new();
         for _ in 0..50_000 {
-            let mut buf = seed.to_vec();
-            for _ in 0..(next() % 3 + 1) {
-                let i = (next() as usize) % (buf.len() + 1);
-                let c = alphabet[(next() as usize) % alphabet.len()];
-                match next() % 3 {
-                    0 if i < buf.len() => buf[i] = c,
-                    1 if i < buf.len() => {
-                        buf.remove(i);
-                    }
-                    _ => buf.insert(i, c),
-                }
-            }
+            let buf = crate::testutil::mutate(seed, 3, alphabet, &mut rng);
             utf8_both(&buf, &keys);
         }
     }
