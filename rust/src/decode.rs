@@ -980,22 +980,27 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
         self.doc.get(obj, id, key)
     }
 
+    /// The gathered member a path's first key names (`MISSING` if the record or root lacks
+    /// it), or None when that member was not gathered for this context.
+    #[inline(always)]
+    fn gathered_first(&self, path: &Path, ctx: Ctx) -> Option<u32> {
+        let slot = match (path.base, path.rec_slot, path.root_slot) {
+            (Base::Rec, Some(slot), _) if ctx.rec == self.gathered => {
+                return self.st.vals.get(usize::from(slot)).copied();
+            }
+            (Base::Rec, _, Some(slot)) if ctx.rec == ROOT => slot,
+            (Base::Root, _, Some(slot)) => slot,
+            _ => return None,
+        };
+        self.st.root_vals.get(usize::from(slot)).copied()
+    }
+
     /// `_get(path, rec, root, parent, key)`.
     #[inline(always)]
     fn get(&mut self, path: &Path, ctx: Ctx) -> Got {
         // The common case, inline: a one-key path whose member was gathered.
         if path.keys.len() == 1 {
-            let gathered = match (path.base, path.rec_slot, path.root_slot) {
-                (Base::Rec, Some(slot), _) if ctx.rec == self.gathered => {
-                    self.st.vals.get(usize::from(slot))
-                }
-                (Base::Rec, _, Some(slot)) if ctx.rec == ROOT => {
-                    self.st.root_vals.get(usize::from(slot))
-                }
-                (Base::Root, _, Some(slot)) => self.st.root_vals.get(usize::from(slot)),
-                _ => None,
-            };
-            if let Some(&v) = gathered {
+            if let Some(v) = self.gathered_first(path, ctx) {
                 return if v == MISSING {
                     Got::Missing
                 } else {
@@ -1010,17 +1015,7 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
     #[inline(never)]
     fn get_path(&mut self, path: &Path, ctx: Ctx) -> Got {
         let mut keys = path.keys.as_slice();
-        let gathered = match (path.base, path.rec_slot, path.root_slot) {
-            (Base::Rec, Some(slot), _) if ctx.rec == self.gathered => {
-                self.st.vals.get(usize::from(slot))
-            }
-            (Base::Rec, _, Some(slot)) if ctx.rec == ROOT => {
-                self.st.root_vals.get(usize::from(slot))
-            }
-            (Base::Root, _, Some(slot)) => self.st.root_vals.get(usize::from(slot)),
-            _ => None,
-        };
-        if let Some(&v) = gathered {
+        if let Some(v) = self.gathered_first(path, ctx) {
             if v == MISSING {
                 return Got::Missing;
             }
