@@ -255,7 +255,7 @@ impl<'py, 'p> Builder<'py, 'p> {
     }
 
     /// The events of one frame as a new list, or its failure.
-    pub fn frame_list(&mut self, out: FrameOut<'_>) -> PyResult<Bound<'py, PyList>> {
+    pub fn frame_list(&mut self, out: &mut FrameOut<'_>) -> PyResult<Bound<'py, PyList>> {
         self.frame(out)?;
         self.take_list()
     }
@@ -264,8 +264,8 @@ impl<'py, 'p> Builder<'py, 'p> {
     /// The events stay in a Rust buffer rather than a growing list: no list reallocation and
     /// copying as a large `decode_many` result grows, and no GC pass over a half-made list.
     #[inline]
-    pub fn frame(&mut self, out: FrameOut<'_>) -> PyResult<()> {
-        if let Some(failure) = out.failure {
+    pub fn frame(&mut self, out: &mut FrameOut<'_>) -> PyResult<()> {
+        if let Some(failure) = out.failure.take() {
             return Err(self.failure(failure));
         }
         // On an error the events built so far stay in `objects`; Drop releases them.

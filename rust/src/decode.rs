@@ -194,6 +194,21 @@ impl<'a> FrameOut<'a> {
             failure: self.failure,
         }
     }
+
+    /// Empty this frame's buffers for another frame (of any lifetime), keeping their
+    /// allocations: a decoder reuses them from call to call instead of allocating two vectors
+    /// per frame.
+    pub fn recycle<'b>(mut self) -> FrameOut<'b> {
+        self.events.clear();
+        self.slots.clear();
+        FrameOut {
+            events: self.events,
+            // The vector is empty: nothing is mapped, and collecting in place into a type of
+            // the same layout keeps the allocation.
+            slots: self.slots.into_iter().map(Slot::into_static).collect(),
+            failure: None,
+        }
+    }
 }
 
 /// Mutable decoder state: the symbol cache and the buffers reused from frame to frame.
@@ -332,6 +347,25 @@ impl Engine {
         match self.prepare_fast(st, input, scratch) {
             Ok(buf) => self.decode_text(st, buf),
             Err(f) => FrameOut::fail(f),
+        }
+    }
+
+    /// [`Engine::decode`] into `out` (empty: see [`FrameOut::recycle`]), reusing its buffers.
+    pub fn decode_reusing<'a>(
+        &'a self,
+        st: &mut State,
+        input: &'a [u8],
+        scratch: &'a mut Vec<u8>,
+        out: &mut FrameOut<'a>,
+    ) {
+        let done = match self.prepare_fast(st, input, scratch) {
+            Ok(buf) => self.decode_into(st, buf, out),
+            Err(f) => Err(f),
+        };
+        if let Err(f) = done {
+            out.events.clear();
+            out.slots.clear();
+            out.failure = Some(f);
         }
     }
 
@@ -2476,6 +2510,42 @@ mod tests {
             Slot::Interned(id) => e.plan.strings[*id as usize].clone(),
             other => panic!("not interned: {other:?}"),
         }
+    }
+
+    #[test]
+    fn recycled_buffers_are_reused_and_empty() {
+        let e = engine("woo", Numbers::Float);
+        let frame = br#"{"topic":"position","ts":1,"data":{"positions":[{"s":"PERP_BTC_USDT","h":"1","ps":"BOTH"}]}}"#;
+        let mut st = State::default();
+        let mut scratch = Vec::new();
+        let mut out = FrameOut::default();
+        e.decode_reusing(&mut st, frame, &mut scratch, &mut out);
+        assert!(out.failure.is_none(), "{:?}", out.failure);
+        assert_eq!(out.events.len(), 1);
+        let (slots, events) = (out.slots.as_ptr() as usize, out.events.as_ptr() as usize);
+        let mut again: FrameOut<'_> = out.recycle();
+        assert!(again.events.is_empty() && again.slots.is_empty() && again.failure.is_none());
+        // The allocations are kept (no new vector per frame).
+        assert_eq!(
+            (
+                again.slots.as_ptr() as usize,
+                again.events.as_ptr() as usize
+            ),
+            (slots, events)
+        );
+        e.decode_reusing(&mut st, frame, &mut scratch, &mut again);
+        assert_eq!(again.events.len(), 1);
+        assert_eq!(again.slots.as_ptr() as usize, slots);
+        // A failure leaves no events behind.
+        let mut bad = again.recycle();
+        e.decode_reusing(
+            &mut st,
+            br#"{"topic":"position","data":{"positions":[{"h":"1"}]}}"#,
+            &mut scratch,
+            &mut bad,
+        );
+        assert!(bad.failure.is_some());
+        assert!(bad.events.is_empty() && bad.slots.is_empty());
     }
 
     #[test]

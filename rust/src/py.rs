@@ -28,6 +28,8 @@ const CHUNK: usize = 1024;
 const EVENT_BUDGET: usize = 256;
 /// An inflate buffer up to this size is kept for the next call.
 const KEEP_INFLATED_BYTES: usize = 1 << 20;
+/// Slot buffers up to this many slots are kept for the next call (32 bytes each).
+const KEEP_SLOTS: usize = 1 << 15;
 /// Plans parsed in this process, keyed by their text.
 const PLAN_CACHE_MAX: usize = 8;
 
@@ -145,6 +147,9 @@ pub struct Decoder {
     state: Mutex<State>,
     /// The inflate buffer of `decode`, kept between calls (taken, never waited for).
     inflated: Mutex<Vec<u8>>,
+    /// The event and slot buffers of `decode`, kept empty between calls (taken, never waited
+    /// for): no allocation per frame.
+    outs: Mutex<FrameOut<'static>>,
     parts: PyParts,
     #[pyo3(get)]
     exchange: String,
@@ -153,15 +158,6 @@ pub struct Decoder {
 }
 
 impl Decoder {
-    fn run_one<'a>(
-        &'a self,
-        st: &mut State,
-        input: &'a [u8],
-        scratch: &'a mut Vec<u8>,
-    ) -> FrameOut<'a> {
-        self.engine.decode(st, input, scratch)
-    }
-
     /// Decode frames from the start of `inputs` (called with the GIL released) until about
     /// `EVENT_BUDGET` events are out, a frame fails, or the inputs end; returns the results and
     /// how many frames they cover. Results borrow the inputs, the plan and, for gzip frames,
@@ -170,12 +166,14 @@ impl Decoder {
         &'a self,
         inputs: &[&'a [u8]],
         bufs: &'a mut [Vec<u8>],
+        pool: &mut Vec<FrameOut<'static>>,
     ) -> (Vec<FrameOut<'a>>, usize) {
         let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let mut outs = Vec::with_capacity(inputs.len().min(EVENT_BUDGET));
         let mut events = 0;
         for (&input, buf) in inputs.iter().zip(bufs.iter_mut()) {
-            let out = self.engine.decode(&mut st, input, buf);
+            let mut out: FrameOut<'a> = pool.pop().unwrap_or_default();
+            self.engine.decode_reusing(&mut st, input, buf, &mut out);
             let failed = out.failure.is_some();
             events += out.events.len();
             outs.push(out);
@@ -272,6 +270,7 @@ impl Decoder {
             engine,
             state: Mutex::new(State::default()),
             inflated: Mutex::new(Vec::new()),
+            outs: Mutex::new(FrameOut::default()),
             parts,
             exchange: exchange_name,
             numbers: match mode {
@@ -315,19 +314,30 @@ impl Decoder {
             Ok(mut b) => std::mem::take(&mut *b),
             Err(_) => Vec::new(),
         };
-        let out = if input.len() >= DETACH_MIN_BYTES {
+        let mut out: FrameOut<'_> = match self.outs.try_lock() {
+            Ok(mut b) => std::mem::take(&mut *b),
+            Err(_) => FrameOut::default(),
+        };
+        if input.len() >= DETACH_MIN_BYTES {
             py.detach(|| {
                 let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-                self.run_one(&mut st, input, &mut scratch)
+                self.engine
+                    .decode_reusing(&mut st, input, &mut scratch, &mut out);
             })
         } else {
             let mut st = self
                 .state
                 .lock_py_attached(py)
                 .unwrap_or_else(PoisonError::into_inner);
-            self.run_one(&mut st, input, &mut scratch)
-        };
-        let built = builder.frame_list(out);
+            self.engine
+                .decode_reusing(&mut st, input, &mut scratch, &mut out);
+        }
+        let built = builder.frame_list(&mut out);
+        if out.slots.capacity() <= KEEP_SLOTS {
+            if let Ok(mut b) = self.outs.try_lock() {
+                *b = out.recycle();
+            }
+        }
         if scratch.capacity() <= KEEP_INFLATED_BYTES {
             if let Ok(mut b) = self.inflated.try_lock() {
                 *b = scratch;
@@ -347,8 +357,10 @@ impl Decoder {
     ) -> PyResult<Bound<'py, PyList>> {
         let mut builder = Builder::new(py, &self.parts, recv_ts);
         let mut iter = frames.try_iter()?;
-        // One inflate buffer per frame of a batch, reused by the next batches.
+        // One inflate buffer per frame of a batch, reused by the next batches; so are the
+        // frames' event and slot buffers (no allocation per frame).
         let mut bufs: Vec<Vec<u8>> = Vec::new();
+        let mut pool: Vec<FrameOut<'static>> = Vec::new();
         loop {
             let mut held: Vec<Held<'py>> = Vec::new();
             let mut stop: Option<PyErr> = None;
@@ -386,9 +398,11 @@ impl Decoder {
                     bufs.resize_with(rest.len(), Vec::new);
                 }
                 let batch_bufs = &mut bufs[..rest.len()];
-                let (outs, n) = py.detach(|| self.run_batch(rest, batch_bufs));
-                for out in outs {
-                    builder.frame(out)?;
+                let (outs, n) = py.detach(|| self.run_batch(rest, batch_bufs, &mut pool));
+                for mut out in outs {
+                    let built = builder.frame(&mut out);
+                    pool.push(out.recycle());
+                    built?;
                 }
                 start += n.max(1);
             }
