@@ -138,18 +138,37 @@ fn check_recv_ts(recv_ts: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
     )))
 }
 
+/// What a [`Decoder`] keeps under its lock.
+#[derive(Default)]
+struct Locked {
+    st: State,
+    /// `decode`'s inflate buffer and its frame's event and slot buffers (kept empty), taken
+    /// for a call and put back after it (never waited for): no allocation per frame.
+    inflated: Vec<u8>,
+    out: FrameOut<'static>,
+}
+
+impl Locked {
+    /// Put back `decode`'s buffers (unless they grew too large to keep).
+    fn keep(&mut self, inflated: Vec<u8>, out: FrameOut<'static>) {
+        if inflated.capacity() <= KEEP_INFLATED_BYTES {
+            self.inflated = inflated;
+        }
+        if out.slots.capacity() <= KEEP_SLOTS {
+            self.out = out;
+        }
+    }
+}
+
 /// Decode frames of one exchange by running the generated decode plan.
 ///
 /// The same semantics as `pushwire._pydecode.PyDecoder`, which is its reference.
 #[pyclass(frozen, name = "Decoder", module = "pushwire._native")]
 pub struct Decoder {
     engine: Engine,
-    state: Mutex<State>,
-    /// The inflate buffer of `decode`, kept between calls (taken, never waited for).
-    inflated: Mutex<Vec<u8>>,
-    /// The event and slot buffers of `decode`, kept empty between calls (taken, never waited
-    /// for): no allocation per frame.
-    outs: Mutex<FrameOut<'static>>,
+    /// The engine's state, and the buffers `decode` keeps between calls (one lock: each lock
+    /// and unlock is an atomic operation on the per-call path).
+    state: Mutex<Locked>,
     parts: PyParts,
     #[pyo3(get)]
     exchange: String,
@@ -158,6 +177,21 @@ pub struct Decoder {
 }
 
 impl Decoder {
+    /// Decode one frame into `decode`'s kept buffers (taken from `locked` into `scratch` and
+    /// `out`, which the caller puts back with [`Locked::keep`]).
+    fn run_one<'a>(
+        &'a self,
+        locked: &mut Locked,
+        input: &'a [u8],
+        scratch: &'a mut Vec<u8>,
+        out: &mut FrameOut<'a>,
+    ) {
+        *scratch = std::mem::take(&mut locked.inflated);
+        *out = std::mem::take(&mut locked.out);
+        self.engine
+            .decode_reusing(&mut locked.st, input, scratch, out);
+    }
+
     /// Decode frames from the start of `inputs` (called with the GIL released) until about
     /// `EVENT_BUDGET` events are out, a frame fails, or the inputs end; returns the results and
     /// how many frames they cover. Results borrow the inputs, the plan and, for gzip frames,
@@ -168,12 +202,13 @@ impl Decoder {
         bufs: &'a mut [Vec<u8>],
         pool: &mut Vec<FrameOut<'static>>,
     ) -> (Vec<FrameOut<'a>>, usize) {
-        let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut locked = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let st = &mut locked.st;
         let mut outs = Vec::with_capacity(inputs.len().min(EVENT_BUDGET));
         let mut events = 0;
         for (&input, buf) in inputs.iter().zip(bufs.iter_mut()) {
             let mut out: FrameOut<'a> = pool.pop().unwrap_or_default();
-            self.engine.decode_reusing(&mut st, input, buf, &mut out);
+            self.engine.decode_reusing(st, input, buf, &mut out);
             let failed = out.failure.is_some();
             events += out.events.len();
             outs.push(out);
@@ -268,9 +303,7 @@ impl Decoder {
         let parts = PyParts::new(py, &engine.plan, engine.ex)?;
         Ok(Decoder {
             engine,
-            state: Mutex::new(State::default()),
-            inflated: Mutex::new(Vec::new()),
-            outs: Mutex::new(FrameOut::default()),
+            state: Mutex::new(Locked::default()),
             parts,
             exchange: exchange_name,
             numbers: match mode {
@@ -310,38 +343,26 @@ impl Decoder {
             Err(f) => return Err(builder.failure(f)),
         };
         let input = held.bytes();
-        let mut scratch = match self.inflated.try_lock() {
-            Ok(mut b) => std::mem::take(&mut *b),
-            Err(_) => Vec::new(),
-        };
-        let mut out: FrameOut<'_> = match self.outs.try_lock() {
-            Ok(mut b) => std::mem::take(&mut *b),
-            Err(_) => FrameOut::default(),
-        };
+        // Take the buffers, decode and let go of the lock before building: building may run
+        // Python code (a finalizer) that calls this decoder again.
+        let mut scratch = Vec::new();
+        let mut out = FrameOut::default();
         if input.len() >= DETACH_MIN_BYTES {
             py.detach(|| {
-                let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-                self.engine
-                    .decode_reusing(&mut st, input, &mut scratch, &mut out);
-            })
+                let mut locked = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+                self.run_one(&mut locked, input, &mut scratch, &mut out);
+            });
         } else {
-            let mut st = self
+            let mut locked = self
                 .state
                 .lock_py_attached(py)
                 .unwrap_or_else(PoisonError::into_inner);
-            self.engine
-                .decode_reusing(&mut st, input, &mut scratch, &mut out);
+            self.run_one(&mut locked, input, &mut scratch, &mut out);
         }
         let built = builder.frame_list(&mut out);
-        if out.slots.capacity() <= KEEP_SLOTS {
-            if let Ok(mut b) = self.outs.try_lock() {
-                *b = out.recycle();
-            }
-        }
-        if scratch.capacity() <= KEEP_INFLATED_BYTES {
-            if let Ok(mut b) = self.inflated.try_lock() {
-                *b = scratch;
-            }
+        let out = out.recycle();
+        if let Ok(mut locked) = self.state.try_lock() {
+            locked.keep(scratch, out);
         }
         built
     }
