@@ -411,42 +411,37 @@ impl<'py, 'p> Builder<'py, 'p> {
                 "internal error: slots and field names differ",
             ));
         }
-        let mut values = std::mem::take(&mut self.values);
-        values.clear();
-        let mut tracked = false;
-        for slot in slots {
-            match self.slot(slot) {
-                Ok(v) => {
-                    tracked |= maybe_tracked(v.as_ptr());
-                    values.push(v.into_ptr());
-                }
-                Err(e) => {
-                    release(&mut values);
-                    self.values = values;
-                    return Err(e);
-                }
-            }
-        }
         let tp = class.as_ptr().cast::<ffi::PyTypeObject>();
         // SAFETY: `Direct::new` checked that `class` is a Struct type whose instances are
         // exactly a header plus one object word per field, each field a writable T_OBJECT_EX
         // slot at the recorded offset, and that it has a tp_alloc. tp_alloc returns a new,
-        // zeroed instance (or NULL with an exception set). Each slot gets one new reference:
-        // the values' references move in (`values` is cleared without releasing them) and
-        // each extra default is increfed. Offsets are distinct, so no slot is written twice.
+        // zeroed instance (or NULL with an exception set). Each slot gets one new reference,
+        // written as it is made (offsets are distinct, so no slot is written twice), and each
+        // extra default an increfed one. If a value fails, the instance is released with its
+        // remaining slots still NULL: a Struct's dealloc and traverse skip NULL slots, as
+        // msgspec's own decoder relies on when it fills an instance field by field.
         unsafe {
             let alloc = (*tp).tp_alloc.unwrap_or(ffi::PyType_GenericAlloc);
             let obj = alloc(tp, 0);
             if obj.is_null() {
-                release(&mut values);
-                self.values = values;
                 return Err(PyErr::fetch(self.py));
             }
             let base = obj.cast::<u8>();
-            for (&v, &off) in values.iter().zip(direct.offsets.iter()) {
-                base.offset(off).cast::<*mut ffi::PyObject>().write(v);
+            let mut tracked = false;
+            for (slot, &off) in slots.iter().zip(direct.offsets.iter()) {
+                match self.slot(slot) {
+                    Ok(v) => {
+                        tracked |= maybe_tracked(v.as_ptr());
+                        base.offset(off)
+                            .cast::<*mut ffi::PyObject>()
+                            .write(v.into_ptr());
+                    }
+                    Err(e) => {
+                        ffi::Py_DECREF(obj);
+                        return Err(e);
+                    }
+                }
             }
-            values.clear();
             for (off, d) in &direct.extras {
                 base.offset(*off)
                     .cast::<*mut ffi::PyObject>()
@@ -456,7 +451,6 @@ impl<'py, 'p> Builder<'py, 'p> {
             if direct.untrack && !tracked {
                 ffi::PyObject_GC_UnTrack(obj.cast());
             }
-            self.values = values;
             Ok(Bound::from_owned_ptr(self.py, obj))
         }
     }
