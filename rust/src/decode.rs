@@ -24,10 +24,10 @@ use crate::inflate::{self, InflateError};
 use crate::json::{JsonError, ParseLimits, Value};
 use crate::plan::{
     Base, Case, CmpOp, Cond, Emit, Exchange, FastMap, Field, FieldType, Hot, HotPath, Iter,
-    JsonType, KindId, MapFrom, Op, Part, Path, Plan, Route, Source, TextSet,
+    JsonType, KindId, MapFrom, Op, Part, Path, Plan, Route, SignBy, Source, TextSet,
 };
 use crate::tape::{self, Doc, Tape};
-use crate::text;
+use crate::text::{self, Packed};
 
 /// Timestamps below this are seconds (1e11 ms is March 1973).
 const SECONDS_BELOW: i64 = 100_000_000_000;
@@ -562,6 +562,21 @@ fn with_key<R>(t: &str, ci: bool, f: impl FnOnce(Key<'_>) -> R) -> R {
     }
 }
 
+/// Whether a `sign_by` text is among its negative and its positive texts.
+#[inline]
+fn sign_texts(sb: &SignBy, c: &str) -> (bool, bool) {
+    match Packed::key(c.as_bytes(), sb.ci) {
+        Some(k) => (
+            sb.negative.packed.contains(&k),
+            sb.positive.packed.contains(&k),
+        ),
+        None => with_key(c, sb.ci, |k| {
+            let has = |set: &TextSet| set.texts.iter().any(|x| k.eq(x));
+            (has(&sb.negative), has(&sb.positive))
+        }),
+    }
+}
+
 /// `_describe(v)`, for messages (quoted text capped at 40 characters).
 #[cold]
 #[inline(never)]
@@ -643,7 +658,7 @@ fn int_out_of_range(shown: &str) -> FieldError {
 fn int_of(view: View<'_>) -> Result<Option<i64>, FieldError> {
     let (s, negative, group) = match view {
         View::Int(t) => {
-            return match parse_i64(t) {
+            return match parse_i64(t.as_bytes()) {
                 Some(n) => Ok(Some(n)),
                 None => Err(int_out_of_range(text::int_literal_canonical(t))),
             };
@@ -675,8 +690,7 @@ fn int_of(view: View<'_>) -> Result<Option<i64>, FieldError> {
 
 /// An integer literal of the JSON grammar (`-?(0|[1-9][0-9]*)`) if it fits in an i64.
 #[inline(always)]
-fn parse_i64(t: &str) -> Option<i64> {
-    let b = t.as_bytes();
+fn parse_i64(b: &[u8]) -> Option<i64> {
     let (negative, digits) = match b.split_first() {
         Some((b'-', rest)) => (true, rest),
         _ => (false, b),
@@ -921,6 +935,20 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
         }
     }
 
+    /// The bytes of an unescaped scalar node (None: escaped), as a byte slice of the input:
+    /// numbers need no char-boundary checks.
+    #[inline(always)]
+    fn raw_bytes(&self, n: tape::Node) -> Option<&'a [u8]> {
+        if n.flags & tape::ESCAPED != 0 {
+            return None;
+        }
+        let a = n.a as usize;
+        self.doc
+            .text
+            .as_bytes()
+            .get(a..a.saturating_add(n.b as usize))
+    }
+
     /// The text of a str, `_JsonFloat` or int (`str(n)`), with the frame's lifetime.
     fn cur_text(&self, v: &Cur<'a>) -> Option<Cow<'a, str>> {
         match v {
@@ -1103,13 +1131,22 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
             if let Some(i) = key.before.as_deref().and_then(|sep| t.find(sep)) {
                 t = t.get(..i).unwrap_or(t);
             }
-            with_key(t, key.ci, |k| {
-                for (v, m) in &key.table {
-                    if k.eq(v) {
-                        mask |= m;
+            match Packed::key(t.as_bytes(), key.ci) {
+                Some(k) => {
+                    for ((_, m), p) in key.table.iter().zip(&key.packed) {
+                        if *p == k {
+                            mask |= m;
+                        }
                     }
                 }
-            });
+                None => with_key(t, key.ci, |k| {
+                    for (v, m) in &key.table {
+                        if k.eq(v) {
+                            mask |= m;
+                        }
+                    }
+                }),
+            }
         }
         while mask != 0 {
             let i = mask.trailing_zeros() as usize;
@@ -1689,9 +1726,14 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
                     Some(Ordering::Equal) => "zero",
                 },
             };
-            let found = with_key(t, alt.ci, |k| {
-                alt.entries.iter().find(|(x, _)| k.eq(x)).map(|(_, id)| *id)
-            });
+            let found = match Packed::key(t.as_bytes(), alt.ci) {
+                Some(k) => (alt.packed.iter().position(|p| *p == k))
+                    .and_then(|i| alt.entries.get(i))
+                    .map(|(_, id)| *id),
+                None => with_key(t, alt.ci, |k| {
+                    alt.entries.iter().find(|(x, _)| k.eq(x)).map(|(_, id)| *id)
+                }),
+            };
             match found {
                 Some(id) => return id.map(Slot::Interned),
                 None => continue, // unmapped: the next alternative
@@ -1712,21 +1754,23 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
         if v == MISSING {
             return None;
         }
-        let t = match self.doc.tag(v) {
-            tape::STR | tape::FLOAT => self.doc.raw(v)?,
-            tape::INT => text::int_literal_canonical(self.doc.raw(v)?),
+        let n = self.doc.node(v);
+        let t: &[u8] = match n.tag {
+            tape::STR | tape::FLOAT => self.raw_bytes(n)?,
+            // str(-0) is "0".
+            tape::INT => match self.raw_bytes(n)? {
+                b"-0" => b"0",
+                t => t,
+            },
             _ => return None,
         };
         // A decimal text has at most one sign, so |float(t)| is float of its digits.
-        let x = text::decimal_float(t)?;
-        let mut negative = t.starts_with('-');
+        let x = text::decimal_float_bytes(t)?;
+        let mut negative = t.first() == Some(&b'-');
         if let Some(sb) = &s.sign_by {
             let got = self.get(&sb.path, ctx);
             let (neg, pos) = match self.got_canonical(got) {
-                Some(c) => with_key(c, sb.ci, |k| {
-                    let has = |set: &TextSet| set.texts.iter().any(|x| k.eq(x));
-                    (has(&sb.negative), has(&sb.positive))
-                }),
+                Some(c) => sign_texts(sb, c),
                 None => (sb.negative.null, sb.positive.null),
             };
             if neg {
@@ -1755,13 +1799,13 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
         let n = self.doc.node(v);
         match (ty, n.tag) {
             (FieldType::Decimal, tape::STR | tape::FLOAT) => {
-                let t = self.doc.raw(v)?;
                 if self.eng.numbers == Numbers::Float {
                     // One pass for the usual short decimals (checked and converted).
-                    if let Some(x) = text::decimal_float(t) {
+                    if let Some(x) = text::decimal_float_bytes(self.raw_bytes(n)?) {
                         return Some(Slot::Float(x));
                     }
                 }
+                let t = self.doc.raw(v)?;
                 if t.is_empty() || !text::is_decimal_text(t) {
                     return None;
                 }
@@ -1776,22 +1820,20 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
                 }
             }
             (FieldType::Decimal, tape::INT) if self.eng.numbers == Numbers::Float => {
-                let n = parse_i64(self.doc.raw(v)?)?;
+                let n = parse_i64(self.raw_bytes(n)?)?;
                 // Exactly representable: float(str(n)) is n as f64.
                 (n.unsigned_abs() <= 1 << 53).then_some(Slot::Float(n as f64))
             }
-            (FieldType::Int, tape::INT) => Some(Slot::Int(parse_i64(self.doc.raw(v)?)?)),
+            (FieldType::Int, tape::INT) => Some(Slot::Int(parse_i64(self.raw_bytes(n)?)?)),
             (FieldType::Time, tape::INT) => {
-                Some(Slot::Int(seconds_to_ms(parse_i64(self.doc.raw(v)?)?)))
+                Some(Slot::Int(seconds_to_ms(parse_i64(self.raw_bytes(n)?)?)))
             }
             (FieldType::Bool, tape::TRUE) => Some(Slot::Bool(true)),
             (FieldType::Bool, tape::FALSE) => Some(Slot::Bool(false)),
             (FieldType::Enum, tape::STR) => {
-                let t = self.doc.raw(v)?;
-                f.values
-                    .iter()
-                    .find(|(x, _)| x == t)
-                    .map(|(_, id)| Slot::Interned(*id))
+                let k = Packed::of(self.raw_bytes(n)?)?;
+                let i = f.packed_values.iter().position(|p| *p == k)?;
+                f.values.get(i).map(|(_, id)| Slot::Interned(*id))
             }
             (FieldType::Text, tape::STR) => {
                 let t = self.doc.raw(v)?;
@@ -2041,10 +2083,7 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
                 let got = self.get(&sb.path, ctx);
                 let c = self.got_canonical(got);
                 let (neg, pos) = match c {
-                    Some(c) => with_key(c, sb.ci, |k| {
-                        let has = |set: &TextSet| set.texts.iter().any(|x| k.eq(x));
-                        (has(&sb.negative), has(&sb.positive))
-                    }),
+                    Some(c) => sign_texts(sb, c),
                     None => (sb.negative.null, sb.positive.null),
                 };
                 if neg {
@@ -2303,6 +2342,7 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
                 op,
                 path,
                 values,
+                packed,
                 ci,
                 before,
             } => {
@@ -2318,6 +2358,11 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
                     }
                     if let Some(i) = t.find(sep.as_str()) {
                         t = t.get(..i).unwrap_or(t);
+                    }
+                }
+                if *op != CmpOp::Prefix {
+                    if let Some(k) = Packed::key(t.as_bytes(), *ci) {
+                        return Ok(packed.contains(&k) == (*op == CmpOp::Eq));
                     }
                 }
                 with_key(t, *ci, |k| match op {

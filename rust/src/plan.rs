@@ -14,6 +14,7 @@ use std::sync::Arc;
 use regex::Regex;
 
 use crate::json::{self, KeyTable, Member, ParseLimits, Value};
+use crate::text::Packed;
 
 pub const PLAN_FORMAT: i64 = 1;
 
@@ -82,6 +83,8 @@ pub struct RouteKey {
     pub before: Option<String>,
     /// Text -> the routes (bits) whose guard it satisfies.
     pub table: Vec<(String, u64)>,
+    /// The texts of `table`, packed (same order).
+    pub packed: Vec<Packed>,
     /// JSON type -> the routes whose guard it satisfies (`is`, which ignores ci and before).
     pub types: Vec<(JsonType, u64)>,
 }
@@ -185,6 +188,9 @@ impl Router {
                 }
             }
         }
+        for key in &mut router.keys {
+            key.packed = key.table.iter().map(|(t, _)| Packed::of_plan(t)).collect();
+        }
         Some(router)
     }
 
@@ -200,6 +206,7 @@ impl Router {
                 ci: false,
                 before: None,
                 table: Vec::new(),
+                packed: Vec::new(),
                 types: Vec::new(),
             });
             self.keys.len() - 1
@@ -368,6 +375,8 @@ pub struct Field {
     pub ty: FieldType,
     /// Enum values and their string ids.
     pub values: Vec<(String, u32)>,
+    /// The texts of `values`, packed (same order).
+    pub packed_values: Vec<Packed>,
     pub case: Case,
     pub required: bool,
     /// The default's constant id, None for null.
@@ -415,6 +424,8 @@ pub struct FastAlt {
     pub from: MapFrom,
     pub ci: bool,
     pub entries: Vec<(String, Option<u32>)>,
+    /// The keys of `entries`, packed (same order).
+    pub packed: Vec<Packed>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -495,6 +506,8 @@ pub enum Cond {
         op: CmpOp,
         path: Path,
         values: Vec<String>,
+        /// `values`, packed (same order).
+        packed: Vec<Packed>,
         ci: bool,
         before: Option<String>,
     },
@@ -523,6 +536,8 @@ pub enum Part {
 #[derive(Debug, Default)]
 pub struct TextSet {
     pub texts: Vec<String>,
+    /// `texts`, packed (same order).
+    pub packed: Vec<Packed>,
     pub null: bool,
 }
 
@@ -692,6 +707,7 @@ fn text_set(v: &V, at: &str) -> R<TextSet> {
             _ => {} // a non-string never equals a text
         }
     }
+    set.packed = set.texts.iter().map(|t| Packed::of_plan(t)).collect();
     Ok(set)
 }
 
@@ -1040,10 +1056,12 @@ impl Compiler<'_> {
                     (k.clone(), id)
                 })
                 .collect();
+            let packed = map.iter().map(|(k, _)| Packed::of_plan(k)).collect();
             Some(FastAlt {
                 from,
                 ci: *ci,
                 entries,
+                packed,
             })
         };
         let fast_map = match &source {
@@ -1124,6 +1142,7 @@ impl Compiler<'_> {
             name,
             slot,
             ty,
+            packed_values: values.iter().map(|(t, _)| Packed::of_plan(t)).collect(),
             values,
             case,
             required: boolean(f, "required", at)?,
@@ -1305,20 +1324,24 @@ impl Compiler<'_> {
                     _ => JsonType::Array,
                 },
             },
-            "eq" | "ne" | "prefix" => Cond::Cmp {
-                op: match op.as_str() {
-                    "eq" => CmpOp::Eq,
-                    "ne" => CmpOp::Ne,
-                    _ => CmpOp::Prefix,
-                },
-                path: self.path(member(c, "path", at)?, at)?,
-                values: array(member(c, "values", at)?, at)?
+            "eq" | "ne" | "prefix" => {
+                let values: Vec<String> = array(member(c, "values", at)?, at)?
                     .iter()
                     .filter_map(|v| v.as_str().map(str::to_owned))
-                    .collect(),
-                ci: boolean(c, "ci", at)?,
-                before: opt_str(c, "before", at)?,
-            },
+                    .collect();
+                Cond::Cmp {
+                    op: match op.as_str() {
+                        "eq" => CmpOp::Eq,
+                        "ne" => CmpOp::Ne,
+                        _ => CmpOp::Prefix,
+                    },
+                    path: self.path(member(c, "path", at)?, at)?,
+                    packed: values.iter().map(|t| Packed::of_plan(t)).collect(),
+                    values,
+                    ci: boolean(c, "ci", at)?,
+                    before: opt_str(c, "before", at)?,
+                }
+            }
             other => return bad(at, format_args!("unknown condition op {other:?}")),
         })
     }
