@@ -205,6 +205,8 @@ pub struct State {
     /// the raw text; a hit is confirmed by comparing the text.
     recent: Vec<u32>,
     entries: Vec<(Arc<str>, Arc<str>)>,
+    /// The raw texts of `entries`, packed (a longer text: default, never compared).
+    packed: Vec<Packed>,
     /// The frame's JSON tape (its buffers are reused).
     tape: Tape,
     /// libdeflate's decompressor (made on the first gzip frame).
@@ -226,8 +228,25 @@ pub struct State {
 /// No value in a gather slot.
 const MISSING: u32 = u32::MAX;
 
-/// Entries of the recent-symbol cache (a power of two).
-const RECENT: usize = 256;
+/// Entries of the recent-symbol cache (a power of two; two-way: slot `h` and `h ^ 1`).
+const RECENT: usize = 1024;
+
+impl State {
+    /// Put symbol `id` in the recent-symbol cache at `h`, moving what was there to the
+    /// other way.
+    fn remember(&mut self, h: usize, id: u32) {
+        if self.recent.len() != RECENT {
+            self.recent = vec![0; RECENT];
+        }
+        let old = self.recent.get(h).copied().unwrap_or(0);
+        if let Some(r) = self.recent.get_mut(h ^ 1) {
+            *r = old;
+        }
+        if let Some(r) = self.recent.get_mut(h) {
+            *r = id + 1;
+        }
+    }
+}
 
 /// The recent-symbol cache's slot of a raw symbol.
 #[inline(always)]
@@ -238,7 +257,7 @@ fn recent_hash(b: &[u8]) -> usize {
     );
     let tail = b.last_chunk::<8>().map_or(0, |c| u64::from_le_bytes(*c));
     let h = (head ^ tail.rotate_left(31) ^ (b.len() as u64)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    (h >> 56) as usize & (RECENT - 1)
+    (h >> 54) as usize & (RECENT - 1)
 }
 
 /// One exchange's decoder over a shared plan.
@@ -380,7 +399,6 @@ impl Engine {
                         st,
                         doc,
                         gathered: MISSING,
-                        pending_raw: None,
                     };
                     run.frame(raw, out)
                 }
@@ -894,24 +912,9 @@ struct Run<'a, 't, 's> {
     doc: Doc<'a, 't>,
     /// The record whose members are in `st.vals` (MISSING: none).
     gathered: u32,
-    /// The raw symbol slot of the symbol `fast_convert` just made.
-    pending_raw: Option<(usize, Slot<'a>)>,
 }
 
 impl<'a: 't, 't> Run<'a, 't, '_> {
-    /// Store a value `fast_convert` made, and the raw symbol it left pending (symbol fields).
-    #[inline(always)]
-    fn store_fast(&mut self, slot: usize, value: Slot<'a>, slots: &mut [Slot<'a>]) {
-        if let Some(out) = slots.get_mut(slot) {
-            put(out, value);
-        }
-        if let Some((r, raw)) = self.pending_raw.take() {
-            if let Some(out) = slots.get_mut(r) {
-                put(out, raw);
-            }
-        }
-    }
-
     /// The view of a value that does not outlive the call.
     #[inline(always)]
     fn view_of<'x>(&'x self, v: &'x Cur<'a>) -> View<'x> {
@@ -1256,11 +1259,15 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
                 if start == 0 {
                     out.slots.reserve(recs.len().saturating_mul(emit.nslots));
                 }
-                out.slots
-                    .extend(emit.init.iter().map(|d| d.map_or(Slot::None, Slot::Const)));
+                out.slots.resize_with(start + emit.nslots, || Slot::None);
                 let slots = out.slots.get_mut(start..).unwrap_or_default();
                 if let Some(s) = slots.first_mut() {
                     *s = Slot::Exchange;
+                }
+                for &(i, c) in &emit.init_consts {
+                    if let Some(s) = slots.get_mut(i as usize) {
+                        put(s, Slot::Const(c));
+                    }
                 }
                 // The dense Hot table drives the loop; a Field is read only when needed.
                 for h in &emit.hot {
@@ -1557,8 +1564,7 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
             if !held || v == MISSING || self.doc.tag(v) == tape::NULL {
                 return self.finish(h, f, ABSENT, slots);
             }
-            if let Some(value) = self.fast_convert(h.ty, h.case, f, v) {
-                self.store_fast(h.slot as usize, value, slots);
+            if self.fast_store(h, f, v, slots) {
                 return Ok(());
             }
             return self.finish(h, f, Cur::N(v), slots);
@@ -1585,8 +1591,7 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
                     None => ABSENT,
                     Some(Got::Key(k)) => Cur::Str(self.node_cow(k)),
                     Some(Got::N(i)) => {
-                        if let Some(value) = self.fast_convert(h.ty, h.case, f, i) {
-                            self.store_fast(h.slot as usize, value, slots);
+                        if self.fast_store(h, f, i, slots) {
                             return Ok(());
                         }
                         Cur::N(i)
@@ -1616,8 +1621,7 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
         }
         let v = match self.source(s, ctx, slots)? {
             Cur::N(v) => {
-                if let Some(value) = self.fast_convert(h.ty, h.case, f, v) {
-                    self.store_fast(h.slot as usize, value, slots);
+                if self.fast_store(h, f, v, slots) {
                     return Ok(());
                 }
                 Cur::N(v)
@@ -1843,14 +1847,36 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
                     Case::Upper => text::upper(t),
                 }))
             }
-            (FieldType::Symbol, tape::STR) => {
-                let (unified, raw) = self.symbol(Cow::Borrowed(self.doc.raw(v)?));
-                if let Some(r) = f.raw_slot {
-                    self.pending_raw = Some((r, raw));
-                }
-                Some(unified)
-            }
             _ => None,
+        }
+    }
+
+    /// [`Run::fast_convert`] stored into the field's slot (and a symbol's raw slot); false:
+    /// take the general path.
+    #[inline(always)]
+    fn fast_store(&mut self, h: &Hot, f: &'a Field, v: u32, slots: &mut [Slot<'a>]) -> bool {
+        if h.ty == FieldType::Symbol {
+            let n = self.doc.node(v);
+            let Some(t) = (n.tag == tape::STR).then(|| self.doc.raw(v)).flatten() else {
+                return false;
+            };
+            let (unified, raw) = self.symbol(Cow::Borrowed(t));
+            if let Some(out) = slots.get_mut(h.slot as usize) {
+                put(out, unified);
+            }
+            if let Some(out) = f.raw_slot.and_then(|r| slots.get_mut(r)) {
+                put(out, raw);
+            }
+            return true;
+        }
+        match self.fast_convert(h.ty, h.case, f, v) {
+            Some(value) => {
+                if let Some(out) = slots.get_mut(h.slot as usize) {
+                    put(out, value);
+                }
+                true
+            }
+            None => false,
         }
     }
 
@@ -2240,13 +2266,22 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
     /// cache; (unified, raw) slots.
     fn symbol(&mut self, raw: Cow<'a, str>) -> (Slot<'a>, Slot<'a>) {
         let h = recent_hash(raw.as_bytes());
-        if let Some(&r) = self.st.recent.get(h) {
-            if let Some((key, unified)) = r
-                .checked_sub(1)
-                .and_then(|id| self.st.entries.get(id as usize))
-            {
-                if key.as_ref() == raw.as_ref() {
-                    let id = r - 1;
+        let packed = Packed::of(raw.as_bytes());
+        // Two ways: the hashed entry and its neighbour.
+        for way in [h, h ^ 1] {
+            let Some(id) = self.st.recent.get(way).and_then(|r| r.checked_sub(1)) else {
+                continue;
+            };
+            let same = match (packed, self.st.packed.get(id as usize)) {
+                (Some(k), Some(p)) => k == *p,
+                _ => self
+                    .st
+                    .entries
+                    .get(id as usize)
+                    .is_some_and(|(key, _)| key.as_ref() == raw.as_ref()),
+            };
+            if same {
+                if let Some((key, unified)) = self.st.entries.get(id as usize) {
                     return (
                         Slot::Symbol(id, unified.clone()),
                         Slot::RawSymbol(id, key.clone()),
@@ -2254,13 +2289,14 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
                 }
             }
         }
+        self.symbol_slow(raw, h)
+    }
+
+    /// [`Run::symbol`] past the recent-symbol cache: the full cache, or the rules.
+    #[inline(never)]
+    fn symbol_slow(&mut self, raw: Cow<'a, str>, h: usize) -> (Slot<'a>, Slot<'a>) {
         if let Some(&id) = self.st.symbols.get(raw.as_ref()) {
-            if self.st.recent.len() != RECENT {
-                self.st.recent = vec![0; RECENT];
-            }
-            if let Some(r) = self.st.recent.get_mut(h) {
-                *r = id + 1;
-            }
+            self.st.remember(h, id);
             if let Some((key, unified)) = self.st.entries.get(id as usize) {
                 return (
                     Slot::Symbol(id, unified.clone()),
@@ -2284,13 +2320,11 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
             let id = self.st.entries.len() as u32;
             let key: Arc<str> = Arc::from(raw.as_ref());
             self.st.entries.push((key.clone(), unified.clone()));
+            self.st
+                .packed
+                .push(Packed::of(raw.as_bytes()).unwrap_or_default());
             self.st.symbols.insert(key.clone(), id);
-            if self.st.recent.len() != RECENT {
-                self.st.recent = vec![0; RECENT];
-            }
-            if let Some(r) = self.st.recent.get_mut(h) {
-                *r = id + 1;
-            }
+            self.st.remember(h, id);
             return (Slot::Symbol(id, unified), Slot::RawSymbol(id, key));
         }
         (Slot::Shared(unified), Slot::Str(raw))

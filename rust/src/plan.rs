@@ -251,6 +251,8 @@ pub struct Emit {
     pub slot_of: Vec<u16>,
     /// Each slot's value before the fields run: the default of a [`Field::prefilled`] field.
     pub init: Vec<Option<u32>>,
+    /// The slots `init` gives a constant, with it: the others start as None.
+    pub init_consts: Vec<(u32, u32)>,
     /// The fields that are not prefilled, in order, as [`Hot`] entries.
     pub hot: Vec<Hot>,
 }
@@ -946,6 +948,9 @@ impl Compiler<'_> {
                 *x = f.default;
             }
         }
+        let init_consts = (init.iter().enumerate())
+            .filter_map(|(i, c)| Some((u32::try_from(i).ok()?, (*c)?)))
+            .collect();
         let hot = (fields.iter().enumerate())
             .filter(|(_, f)| !f.prefilled)
             .map(|(i, f)| Hot::of(f, i))
@@ -966,6 +971,7 @@ impl Compiler<'_> {
             rec_keys,
             slot_of,
             init,
+            init_consts,
             hot,
         })
     }
