@@ -1114,14 +1114,27 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
             }
             return self.unrecognized(raw, out);
         };
-        let mut mask = router.always;
+        let mut hit = 0u64;
         for key in &router.keys {
-            let got = self.get(&key.path, ctx);
+            let got = match key.slot {
+                Some(slot) => match self.st.root_vals.get(usize::from(slot)) {
+                    Some(&v) if v != MISSING => Got::N(v),
+                    _ => Got::Missing,
+                },
+                None => self.get(&key.path, ctx),
+            };
+            if key.present | key.absent != 0 {
+                hit |= if self.present(got) {
+                    key.present
+                } else {
+                    key.absent
+                };
+            }
             if !key.types.is_empty() {
                 let view = self.got_view(got);
                 for &(ty, m) in &key.types {
                     if is_type(view, ty) {
-                        mask |= m;
+                        hit |= m;
                     }
                 }
             }
@@ -1138,27 +1151,25 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
                 Some(k) => {
                     for ((_, m), p) in key.table.iter().zip(&key.packed) {
                         if *p == k {
-                            mask |= m;
+                            hit |= m;
                         }
                     }
                 }
                 None => with_key(t, key.ci, |k| {
                     for (v, m) in &key.table {
                         if k.eq(v) {
-                            mask |= m;
+                            hit |= m;
                         }
                     }
                 }),
             }
         }
-        while mask != 0 {
-            let i = mask.trailing_zeros() as usize;
-            let bit = mask & mask.wrapping_neg();
-            mask &= mask - 1;
-            if let Some(route) = ex.routes.get(i) {
-                if router.exact & bit != 0 || self.cond(&route.when, ctx)? {
-                    return self.emit_route(route, out);
-                }
+        for (i, (route, &need)) in ex.routes.iter().zip(&router.need).enumerate() {
+            if need & !hit != 0 {
+                continue;
+            }
+            if (need != 0 && router.exact >> i & 1 == 1) || self.cond(&route.when, ctx)? {
+                return self.emit_route(route, out);
             }
         }
         self.unrecognized(raw, out)
@@ -2768,10 +2779,19 @@ mod tests {
                 }
             }
             let datas = [r#""s""#, "[]", "{}", "1", "null", r#"{"positions":[]}"#];
+            // Members that `exists` guards test.
+            let extras = [
+                r#","success":true"#,
+                r#","err-code":"0""#,
+                r#","err-code":5,"event":null"#,
+                r#","event":"e","success":false"#,
+            ];
             let mut frames = Vec::new();
             for (i, (k1, t1)) in texts.iter().enumerate() {
                 for d in datas {
                     frames.push(format!(r#"{{"{k1}":"{t1}","data":{d},"code":0}}"#));
+                    let x = extras[i % extras.len()];
+                    frames.push(format!(r#"{{"{k1}":"{t1}","data":{d}{x}}}"#));
                     let (k2, t2) = &texts[(i * 7 + 3) % texts.len()];
                     if k2 != k1 {
                         frames.push(format!(r#"{{"{k1}":"{t1}","{k2}":"{t2}","data":{d}}}"#));

@@ -59,47 +59,62 @@ pub struct Exchange {
     pub router: Option<Router>,
 }
 
-/// Routing by the texts the routes compare: most route conditions hold only if some text of
-/// the frame (`topic`, `op`, ...) is one of a few values. Each route gets such a necessary
-/// condition where one can be derived ([`guard`]); a frame reads each text once and looks up
-/// which routes it allows, and only those (with the routes without a guard) have their
-/// condition evaluated, in order: the first match is the same, and a skipped route's condition
-/// is false (and cannot fail: routes whose conditions could fail get no guard).
+/// Routing by the texts the routes compare: most route conditions hold only if some texts of
+/// the frame (`topic`, `op`, ...) are among a few values, some members exist or have a type.
+/// Each route gets such necessary conditions where they can be derived ([`guards`]): groups
+/// of literals, each group needing one of its literals to hold. A frame reads each path once,
+/// marks the groups it satisfies, and only the routes whose groups all hold (with the routes
+/// without a guard) have their condition evaluated, in order: the first match is the same, and
+/// a skipped route's condition is false (and cannot fail: routes whose conditions could fail
+/// get no guard). A route whose condition is exactly its groups is not evaluated at all.
 #[derive(Debug)]
 pub struct Router {
-    /// The texts read: path, lower-cased or not, cut before a separator or not.
+    /// The paths read: path, lower-cased or not, cut before a separator or not.
     pub keys: Vec<RouteKey>,
-    /// Bit i: route i has no guard (always evaluated).
-    pub always: u64,
-    /// Bit i: route i's condition is exactly its guard (true once the guard holds).
+    /// Per route: the guard groups (bits) that must all hold (0: no guard, always evaluated).
+    pub need: Vec<u64>,
+    /// Bit i: route i's condition is exactly its guard groups (true once they all hold).
     pub exact: u64,
 }
 
 #[derive(Debug)]
 pub struct RouteKey {
     pub path: Path,
+    /// The root slot of a one-key path (its value is gathered: read it directly).
+    pub slot: Option<u16>,
     pub ci: bool,
     /// Never empty (an empty separator fails: such routes get no guard).
     pub before: Option<String>,
-    /// Text -> the routes (bits) whose guard it satisfies.
+    /// Text -> the guard groups (bits) it satisfies.
     pub table: Vec<(String, u64)>,
     /// The texts of `table`, packed (same order).
     pub packed: Vec<Packed>,
-    /// JSON type -> the routes whose guard it satisfies (`is`, which ignores ci and before).
+    /// JSON type -> the groups it satisfies (`is`, which ignores ci and before).
     pub types: Vec<(JsonType, u64)>,
+    /// The groups satisfied when the value is present (`exists: true`), or not (`false`).
+    pub present: u64,
+    pub absent: u64,
 }
 
-/// A necessary condition of `c`: `c` holds only if one of these `eq` or `is` conditions holds
-/// (None: none derived), and whether it is also sufficient. `all` needs each part, so any
-/// part's guard will do; `any` needs one part, so it needs a guard for every part.
-fn guard(c: &Cond) -> Option<(Vec<&Cond>, bool)> {
+/// A literal a router key can test: `eq` (not with an empty separator), `is`, `exists`.
+fn literal(c: &Cond) -> bool {
     match c {
         Cond::Cmp {
             op: CmpOp::Eq,
             before,
             ..
-        } if before.as_deref() != Some("") => Some((vec![c], true)),
-        Cond::Is { .. } => Some((vec![c], true)),
+        } => before.as_deref() != Some(""),
+        Cond::Is { .. } | Cond::Exists { .. } => true,
+        _ => false,
+    }
+}
+
+/// A necessary condition of `c`: `c` holds only if one of these literals holds (None: none
+/// derived), and whether it is also sufficient. `all` needs each part, so any part's guard
+/// will do; `any` needs one part, so it needs a guard for every part.
+fn guard(c: &Cond) -> Option<(Vec<&Cond>, bool)> {
+    match c {
+        _ if literal(c) => Some((vec![c], true)),
         Cond::All(cs) if cs.len() == 1 => cs.first().and_then(guard),
         Cond::All(cs) => cs.iter().find_map(guard).map(|(g, _)| (g, false)),
         Cond::Any(cs) if !cs.is_empty() => {
@@ -114,6 +129,40 @@ fn guard(c: &Cond) -> Option<(Vec<&Cond>, bool)> {
         }
         _ => None,
     }
+}
+
+/// Whether a literal reads a member of the frame root (gathered once: cheap to read for
+/// every frame) rather than a longer path.
+fn cheap(c: &Cond) -> bool {
+    match c {
+        Cond::Cmp { path, .. } | Cond::Is { path, .. } | Cond::Exists { path, .. } => {
+            path.keys.len() == 1 && path.root_slot.is_some()
+        }
+        _ => false,
+    }
+}
+
+/// The necessary groups of `c` (each: one of its literals must hold), and whether together
+/// they are also sufficient: each part of an `all` whose guard reads only root members is a
+/// group of its own (a part reading longer paths is left to the condition); else [`guard`].
+fn guards(c: &Cond) -> Option<(Vec<Vec<&Cond>>, bool)> {
+    if let Cond::All(cs) = c {
+        let mut groups = Vec::new();
+        let mut exact = true;
+        for x in cs {
+            match guards(x) {
+                Some((g, e)) if g.iter().flatten().all(|l| cheap(l)) => {
+                    groups.extend(g);
+                    exact &= e;
+                }
+                _ => exact = false,
+            }
+        }
+        if !groups.is_empty() {
+            return Some((groups, exact));
+        }
+    }
+    guard(c).map(|(g, e)| (vec![g], e))
 }
 
 /// Whether evaluating `c` can fail (an empty `before` separator is a ValueError).
@@ -139,52 +188,29 @@ impl Router {
         }
         let mut router = Router {
             keys: Vec::new(),
-            always: 0,
+            need: vec![0; routes.len()],
             exact: 0,
         };
+        let mut ngroups = 0usize;
         for (i, route) in routes.iter().enumerate() {
-            let bit = 1u64 << i;
-            let lits = if can_fail(&route.when) {
+            let groups = if can_fail(&route.when) {
                 None
             } else {
-                guard(&route.when)
+                guards(&route.when)
             };
-            let Some((lits, exact)) = lits else {
-                router.always |= bit;
+            // Past 64 groups in all, a route is not guarded (always evaluated).
+            let Some((groups, exact)) = groups.filter(|(g, _)| ngroups + g.len() <= 64) else {
                 continue;
             };
             if exact {
-                router.exact |= bit;
+                router.exact |= 1u64 << i;
             }
-            for lit in lits {
-                match lit {
-                    Cond::Cmp {
-                        path,
-                        values,
-                        ci,
-                        before,
-                        ..
-                    } => {
-                        let k = router.key(path, |k| k.ci == *ci && k.before == *before);
-                        let key = &mut router.keys[k];
-                        key.ci = *ci;
-                        key.before.clone_from(before);
-                        for v in values {
-                            match key.table.iter_mut().find(|(t, _)| t == v) {
-                                Some((_, m)) => *m |= bit,
-                                None => key.table.push((v.clone(), bit)),
-                            }
-                        }
-                    }
-                    Cond::Is { path, ty } => {
-                        let k = router.key(path, |_| true);
-                        let types = &mut router.keys[k].types;
-                        match types.iter_mut().find(|(t, _)| t == ty) {
-                            Some((_, m)) => *m |= bit,
-                            None => types.push((*ty, bit)),
-                        }
-                    }
-                    _ => {}
+            for lits in groups {
+                let bit = 1u64 << ngroups;
+                ngroups += 1;
+                router.need[i] |= bit;
+                for lit in lits {
+                    router.literal(lit, bit);
                 }
             }
         }
@@ -192,6 +218,48 @@ impl Router {
             key.packed = key.table.iter().map(|(t, _)| Packed::of_plan(t)).collect();
         }
         Some(router)
+    }
+
+    /// Make literal `lit` satisfy group `bit`.
+    fn literal(&mut self, lit: &Cond, bit: u64) {
+        match lit {
+            Cond::Cmp {
+                path,
+                values,
+                ci,
+                before,
+                ..
+            } => {
+                let k = self.key(path, |k| k.ci == *ci && k.before == *before);
+                let key = &mut self.keys[k];
+                key.ci = *ci;
+                key.before.clone_from(before);
+                for v in values {
+                    match key.table.iter_mut().find(|(t, _)| t == v) {
+                        Some((_, m)) => *m |= bit,
+                        None => key.table.push((v.clone(), bit)),
+                    }
+                }
+            }
+            Cond::Is { path, ty } => {
+                let k = self.key(path, |_| true);
+                let types = &mut self.keys[k].types;
+                match types.iter_mut().find(|(t, _)| t == ty) {
+                    Some((_, m)) => *m |= bit,
+                    None => types.push((*ty, bit)),
+                }
+            }
+            Cond::Exists { path, value } => {
+                let k = self.key(path, |_| true);
+                let key = &mut self.keys[k];
+                if *value {
+                    key.present |= bit;
+                } else {
+                    key.absent |= bit;
+                }
+            }
+            _ => {}
+        }
     }
 
     /// The key reading `path` that `fits` (or has no texts yet: any fits it), made if none.
@@ -203,11 +271,14 @@ impl Router {
         found.unwrap_or_else(|| {
             self.keys.push(RouteKey {
                 path: path.clone(),
+                slot: path.root_slot.filter(|_| path.keys.len() == 1),
                 ci: false,
                 before: None,
                 table: Vec::new(),
                 packed: Vec::new(),
                 types: Vec::new(),
+                present: 0,
+                absent: 0,
             });
             self.keys.len() - 1
         })
