@@ -1168,7 +1168,26 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
             if need & !hit != 0 {
                 continue;
             }
-            if (need != 0 && router.exact >> i & 1 == 1) || self.cond(&route.when, ctx)? {
+            let held = if need != 0 && router.exact >> i & 1 == 1 {
+                true
+            } else {
+                let covered = router.covered.get(i).copied().unwrap_or(0);
+                match &route.when {
+                    // The parts its groups cover hold: the others decide.
+                    Cond::All(cs) if covered != 0 && need != 0 => {
+                        let mut all = true;
+                        for (j, x) in cs.iter().enumerate() {
+                            if (j >= 64 || covered >> j & 1 == 0) && !self.cond(x, ctx)? {
+                                all = false;
+                                break;
+                            }
+                        }
+                        all
+                    }
+                    when => self.cond(when, ctx)?,
+                }
+            };
+            if held {
                 return self.emit_route(route, out);
             }
         }
@@ -1269,6 +1288,7 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
                 let start = out.slots.len();
                 if start == 0 {
                     out.slots.reserve(recs.len().saturating_mul(emit.nslots));
+                    out.events.reserve(recs.len());
                 }
                 out.slots.resize_with(start + emit.nslots, || Slot::None);
                 let slots = out.slots.get_mut(start..).unwrap_or_default();

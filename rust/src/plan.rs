@@ -75,6 +75,9 @@ pub struct Router {
     pub need: Vec<u64>,
     /// Bit i: route i's condition is exactly its guard groups (true once they all hold).
     pub exact: u64,
+    /// Per route whose condition is an `all`: bit j: part j is exactly some of its guard
+    /// groups (true once they all hold: only the other parts are evaluated).
+    pub covered: Vec<u64>,
 }
 
 #[derive(Debug)]
@@ -190,6 +193,7 @@ impl Router {
             keys: Vec::new(),
             need: vec![0; routes.len()],
             exact: 0,
+            covered: vec![0; routes.len()],
         };
         let mut ngroups = 0usize;
         for (i, route) in routes.iter().enumerate() {
@@ -204,6 +208,14 @@ impl Router {
             };
             if exact {
                 router.exact |= 1u64 << i;
+            }
+            if let Cond::All(cs) = &route.when {
+                for (j, x) in cs.iter().enumerate().take(64) {
+                    if matches!(guards(x), Some((g, true)) if g.iter().flatten().all(|l| cheap(l)))
+                    {
+                        router.covered[i] |= 1u64 << j;
+                    }
+                }
             }
             for lits in groups {
                 let bit = 1u64 << ngroups;
