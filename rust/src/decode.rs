@@ -1270,9 +1270,15 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
         env_ts: &mut Option<Slot<'a>>,
         out: &mut FrameOut<'a>,
     ) -> Result<(), Failure> {
+        let mut walked = false;
         for emit in &route.emits {
-            recs.clear();
-            self.records(route, emit, locs, recs)?;
+            // The previous emit's records, if it walked the same steps (a walk that failed
+            // returned above).
+            if !(walked && emit.same_records) {
+                recs.clear();
+                self.records(route, emit, locs, recs)?;
+                walked = true;
+            }
             for r in recs.iter().copied() {
                 let ctx = Ctx {
                     rec: r.rec,

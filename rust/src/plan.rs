@@ -325,6 +325,8 @@ pub struct Emit {
     pub kind: KindId,
     pub nslots: usize,
     pub records: Vec<Step>,
+    /// The previous emit of the route walks the same records (its walk is reused).
+    pub same_records: bool,
     pub when: Option<Cond>,
     pub fields: Vec<Field>,
     /// The first keys of the emit's record paths (key ids), by gather slot: a record's members
@@ -968,7 +970,13 @@ impl Compiler<'_> {
             let when = self.cond(member(r, "when", &rat)?, &format!("{rat}.when"))?;
             let mut emits = Vec::new();
             for (j, e) in array(member(r, "emits", &rat)?, &rat)?.iter().enumerate() {
-                emits.push(self.emit(e, &format!("{rat}.emits[{j}]"))?);
+                let mut emit = self.emit(e, &format!("{rat}.emits[{j}]"))?;
+                emit.same_records = emits.last().is_some_and(|prev: &Emit| {
+                    prev.records.len() == emit.records.len()
+                        && (prev.records.iter().zip(&emit.records))
+                            .all(|(a, b)| a.key == b.key && a.iter == b.iter)
+                });
+                emits.push(emit);
             }
             routes.push(Route {
                 channel,
@@ -1049,6 +1057,7 @@ impl Compiler<'_> {
             kind,
             nslots,
             records,
+            same_records: false,
             when,
             fields,
             rec_keys,
