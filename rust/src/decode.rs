@@ -1331,18 +1331,7 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
         let vals = &mut self.st.root_vals;
         vals.clear();
         vals.resize(ex.root_keys.len(), MISSING);
-        let doc = &self.doc;
-        let n = doc.node(ROOT);
-        let mut i = ROOT + 1;
-        while i < n.a {
-            let id = doc.node(i).id;
-            if let Some(&slot) = ex.root_slot_of.get(id as usize) {
-                if let Some(v) = vals.get_mut(usize::from(slot)) {
-                    *v = i + 1;
-                }
-            }
-            i = doc.next(i + 1);
-        }
+        gather_members(&self.doc, ROOT, &ex.root_slot_of, vals);
     }
 
     /// Look up the record's members that the emit's record paths start with, once.
@@ -1351,20 +1340,7 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
         let vals = &mut self.st.vals;
         vals.clear();
         vals.resize(emit.rec_keys.len(), MISSING);
-        let doc = &self.doc;
-        let n = doc.node(rec);
-        if n.tag == tape::OBJECT {
-            let mut i = rec + 1;
-            while i < n.a {
-                let id = doc.node(i).id;
-                if let Some(&slot) = emit.slot_of.get(id as usize) {
-                    if let Some(v) = vals.get_mut(usize::from(slot)) {
-                        *v = i + 1;
-                    }
-                }
-                i = doc.next(i + 1);
-            }
-        }
+        gather_members(&self.doc, rec, &emit.slot_of, vals);
         self.gathered = rec;
     }
 
@@ -1426,7 +1402,16 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
         for step in &emit.records {
             next.clear();
             for s in states.iter() {
-                let v = self.member(s.obj, step.id, &step.key);
+                // A member of the root that routing already gathered: no lookup.
+                let gathered = match s.obj {
+                    ROOT => (self.ex.root_slot_of.get(step.id as usize))
+                        .and_then(|&slot| self.st.root_vals.get(usize::from(slot))),
+                    _ => None,
+                };
+                let v = match gathered {
+                    Some(&v) => (v != MISSING).then_some(v),
+                    None => self.member(s.obj, step.id, &step.key),
+                };
                 let key: &'t str = &step.key;
                 let here = locs.push(s.loc, Seg::Key(key));
                 match step.iter {
@@ -2443,6 +2428,35 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
                 })
             }
         })
+    }
+}
+
+/// For each member of object node `obj` whose key id has a slot in `slot_of`, its value node
+/// into `vals[slot]` (the last duplicate wins). Keys and values alternate in the tape; a
+/// container value's subtree ends at its `a`.
+#[inline(always)]
+fn gather_members(doc: &Doc<'_, '_>, obj: u32, slot_of: &[u16], vals: &mut [u32]) {
+    let nodes = doc.nodes;
+    let Some(n) = nodes.get(obj as usize) else {
+        return;
+    };
+    if n.tag != tape::OBJECT {
+        return;
+    }
+    let start = obj as usize + 1;
+    let Some(members) = nodes.get(start..(n.a as usize).min(nodes.len())) else {
+        return;
+    };
+    let mut j = 0;
+    while let (Some(key), Some(val)) = (members.get(j), members.get(j + 1)) {
+        if let Some(v) = (slot_of.get(key.id as usize)).and_then(|&s| vals.get_mut(usize::from(s)))
+        {
+            *v = (start + j + 1) as u32;
+        }
+        j += 2;
+        if val.tag >= tape::ARRAY {
+            j = (val.a as usize).saturating_sub(start).max(j);
+        }
     }
 }
 
