@@ -716,8 +716,14 @@ fn parse_i64(b: &[u8]) -> Option<i64> {
     if digits.is_empty() || digits.len() > 19 {
         return None;
     }
-    // One pass: 19 digits cannot overflow a u64.
+    // One pass: 19 digits cannot overflow a u64. A long integer (a time in ms) takes its
+    // first 8 digits at once.
     let mut mag: u64 = 0;
+    let mut digits = digits;
+    if let Some((head, rest)) = digits.split_first_chunk::<8>() {
+        mag = eight_digits(u64::from_le_bytes(*head))?;
+        digits = rest;
+    }
     for &c in digits {
         let d = c.wrapping_sub(b'0');
         if d > 9 {
@@ -730,6 +736,28 @@ fn parse_i64(b: &[u8]) -> Option<i64> {
     } else {
         i64::try_from(mag).ok()
     }
+}
+
+/// The value of 8 ASCII digits (the first in the lowest byte of `w`), None if one is not a
+/// digit: one SWAR check, then fast_float's `parse_eight_digits_unrolled` reduction.
+#[inline(always)]
+fn eight_digits(w: u64) -> Option<u64> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const MASK: u64 = 0x0000_00FF_0000_00FF;
+    const MUL1: u64 = 0x000F_4240_0000_0064; // 100 + (1_000_000 << 32)
+    const MUL2: u64 = 0x0000_2710_0000_0001; // 1 + (10_000 << 32)
+                                             // Each byte XOR '0' is 0..=9 iff it was a digit; +0x76 then sets its high bit iff not.
+    let x = w ^ (0x30 * ONES);
+    if ((((x & (0x7f * ONES)) + 0x76 * ONES) | x) & (0x80 * ONES)) != 0 {
+        return None;
+    }
+    let v = x.wrapping_mul(10).wrapping_add(x >> 8);
+    Some(
+        ((v & MASK)
+            .wrapping_mul(MUL1)
+            .wrapping_add(((v >> 16) & MASK).wrapping_mul(MUL2)))
+            >> 32,
+    )
 }
 
 /// `_bool(v)`: None for "" (absent).
@@ -2849,6 +2877,39 @@ mod tests {
                 assert_eq!(x.failure, y.failure, "{name}: {f}");
             }
         }
+    }
+
+    #[test]
+    fn integers_parse_like_std() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..200_000 {
+            let r = next();
+            let mut t = String::new();
+            if r & 1 != 0 {
+                t.push('-');
+            }
+            for _ in 0..(r >> 8) % 22 {
+                let c = next();
+                t.push(if c % 50 == 0 {
+                    ['/', ':', 'a', '.', ' '][(c >> 8) as usize % 5]
+                } else {
+                    (b'0' + (c >> 16) as u8 % 10) as char
+                });
+            }
+            let digits = t.strip_prefix('-').unwrap_or(&t);
+            let form =
+                (1..=19).contains(&digits.len()) && digits.bytes().all(|c| c.is_ascii_digit());
+            let want = if form { t.parse::<i64>().ok() } else { None };
+            assert_eq!(parse_i64(t.as_bytes()), want, "{t:?}");
+        }
+        assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
+        assert_eq!(parse_i64(b"9223372036854775808"), None);
     }
 
     #[test]
