@@ -1582,7 +1582,7 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
     }
 
     /// Evaluate a field into `slots[f.slot]`, dispatched on its [`Hot`] entry.
-    #[inline]
+    #[inline(always)]
     fn field_value(
         &mut self,
         h: &Hot,
