@@ -24,10 +24,10 @@ use crate::inflate::{self, InflateError};
 use crate::json::{JsonError, ParseLimits, Value};
 use crate::plan::{
     Base, Case, CmpOp, Cond, Emit, Exchange, FastMap, Field, FieldType, Hot, HotPath, Iter,
-    JsonType, KindId, MapFrom, Op, Part, Path, Plan, Route, Source, TextSet,
+    JsonType, KindId, MapFrom, Op, Part, Path, Plan, Route, SignBy, Source, TextSet,
 };
 use crate::tape::{self, Doc, Tape};
-use crate::text;
+use crate::text::{self, Packed};
 
 /// Timestamps below this are seconds (1e11 ms is March 1973).
 const SECONDS_BELOW: i64 = 100_000_000_000;
@@ -224,6 +224,8 @@ pub struct State {
     /// the raw text; a hit is confirmed by comparing the text.
     recent: Vec<u32>,
     entries: Vec<(Arc<str>, Arc<str>)>,
+    /// The raw texts of `entries`, packed (a longer text: default, never compared).
+    packed: Vec<Packed>,
     /// The frame's JSON tape (its buffers are reused).
     tape: Tape,
     /// libdeflate's decompressor (made on the first gzip frame).
@@ -245,8 +247,25 @@ pub struct State {
 /// No value in a gather slot.
 const MISSING: u32 = u32::MAX;
 
-/// Entries of the recent-symbol cache (a power of two).
-const RECENT: usize = 256;
+/// Entries of the recent-symbol cache (a power of two; two-way: slot `h` and `h ^ 1`).
+const RECENT: usize = 1024;
+
+impl State {
+    /// Put symbol `id` in the recent-symbol cache at `h`, moving what was there to the
+    /// other way.
+    fn remember(&mut self, h: usize, id: u32) {
+        if self.recent.len() != RECENT {
+            self.recent = vec![0; RECENT];
+        }
+        let old = self.recent.get(h).copied().unwrap_or(0);
+        if let Some(r) = self.recent.get_mut(h ^ 1) {
+            *r = old;
+        }
+        if let Some(r) = self.recent.get_mut(h) {
+            *r = id + 1;
+        }
+    }
+}
 
 /// The recent-symbol cache's slot of a raw symbol.
 #[inline(always)]
@@ -257,7 +276,7 @@ fn recent_hash(b: &[u8]) -> usize {
     );
     let tail = b.last_chunk::<8>().map_or(0, |c| u64::from_le_bytes(*c));
     let h = (head ^ tail.rotate_left(31) ^ (b.len() as u64)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    (h >> 56) as usize & (RECENT - 1)
+    (h >> 54) as usize & (RECENT - 1)
 }
 
 /// One exchange's decoder over a shared plan.
@@ -418,7 +437,6 @@ impl Engine {
                         st,
                         doc,
                         gathered: MISSING,
-                        pending_raw: None,
                     };
                     run.frame(raw, out)
                 }
@@ -600,6 +618,21 @@ fn with_key<R>(t: &str, ci: bool, f: impl FnOnce(Key<'_>) -> R) -> R {
     }
 }
 
+/// Whether a `sign_by` text is among its negative and its positive texts.
+#[inline]
+fn sign_texts(sb: &SignBy, c: &str) -> (bool, bool) {
+    match Packed::key(c.as_bytes(), sb.ci) {
+        Some(k) => (
+            sb.negative.packed.contains(&k),
+            sb.positive.packed.contains(&k),
+        ),
+        None => with_key(c, sb.ci, |k| {
+            let has = |set: &TextSet| set.texts.iter().any(|x| k.eq(x));
+            (has(&sb.negative), has(&sb.positive))
+        }),
+    }
+}
+
 /// `_describe(v)`, for messages (quoted text capped at 40 characters).
 #[cold]
 #[inline(never)]
@@ -681,7 +714,7 @@ fn int_out_of_range(shown: &str) -> FieldError {
 fn int_of(view: View<'_>) -> Result<Option<i64>, FieldError> {
     let (s, negative, group) = match view {
         View::Int(t) => {
-            return match parse_i64(t) {
+            return match parse_i64(t.as_bytes()) {
                 Some(n) => Ok(Some(n)),
                 None => Err(int_out_of_range(text::int_literal_canonical(t))),
             };
@@ -713,8 +746,7 @@ fn int_of(view: View<'_>) -> Result<Option<i64>, FieldError> {
 
 /// An integer literal of the JSON grammar (`-?(0|[1-9][0-9]*)`) if it fits in an i64.
 #[inline(always)]
-fn parse_i64(t: &str) -> Option<i64> {
-    let b = t.as_bytes();
+fn parse_i64(b: &[u8]) -> Option<i64> {
     let (negative, digits) = match b.split_first() {
         Some((b'-', rest)) => (true, rest),
         _ => (false, b),
@@ -722,8 +754,14 @@ fn parse_i64(t: &str) -> Option<i64> {
     if digits.is_empty() || digits.len() > 19 {
         return None;
     }
-    // One pass: 19 digits cannot overflow a u64.
+    // One pass: 19 digits cannot overflow a u64. A long integer (a time in ms) takes its
+    // first 8 digits at once.
     let mut mag: u64 = 0;
+    let mut digits = digits;
+    if let Some((head, rest)) = digits.split_first_chunk::<8>() {
+        mag = eight_digits(u64::from_le_bytes(*head))?;
+        digits = rest;
+    }
     for &c in digits {
         let d = c.wrapping_sub(b'0');
         if d > 9 {
@@ -736,6 +774,28 @@ fn parse_i64(t: &str) -> Option<i64> {
     } else {
         i64::try_from(mag).ok()
     }
+}
+
+/// The value of 8 ASCII digits (the first in the lowest byte of `w`), None if one is not a
+/// digit: one SWAR check, then fast_float's `parse_eight_digits_unrolled` reduction.
+#[inline(always)]
+fn eight_digits(w: u64) -> Option<u64> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const MASK: u64 = 0x0000_00FF_0000_00FF;
+    const MUL1: u64 = 0x000F_4240_0000_0064; // 100 + (1_000_000 << 32)
+    const MUL2: u64 = 0x0000_2710_0000_0001; // 1 + (10_000 << 32)
+                                             // Each byte XOR '0' is 0..=9 iff it was a digit; +0x76 then sets its high bit iff not.
+    let x = w ^ (0x30 * ONES);
+    if ((((x & (0x7f * ONES)) + 0x76 * ONES) | x) & (0x80 * ONES)) != 0 {
+        return None;
+    }
+    let v = x.wrapping_mul(10).wrapping_add(x >> 8);
+    Some(
+        ((v & MASK)
+            .wrapping_mul(MUL1)
+            .wrapping_add(((v >> 16) & MASK).wrapping_mul(MUL2)))
+            >> 32,
+    )
 }
 
 /// `_bool(v)`: None for "" (absent).
@@ -918,24 +978,9 @@ struct Run<'a, 't, 's> {
     doc: Doc<'a, 't>,
     /// The record whose members are in `st.vals` (MISSING: none).
     gathered: u32,
-    /// The raw symbol slot of the symbol `fast_convert` just made.
-    pending_raw: Option<(usize, Slot<'a>)>,
 }
 
 impl<'a: 't, 't> Run<'a, 't, '_> {
-    /// Store a value `fast_convert` made, and the raw symbol it left pending (symbol fields).
-    #[inline(always)]
-    fn store_fast(&mut self, slot: usize, value: Slot<'a>, slots: &mut [Slot<'a>]) {
-        if let Some(out) = slots.get_mut(slot) {
-            put(out, value);
-        }
-        if let Some((r, raw)) = self.pending_raw.take() {
-            if let Some(out) = slots.get_mut(r) {
-                put(out, raw);
-            }
-        }
-    }
-
     /// The view of a value that does not outlive the call.
     #[inline(always)]
     fn view_of<'x>(&'x self, v: &'x Cur<'a>) -> View<'x> {
@@ -957,6 +1002,20 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
             Some(s) => Cow::Borrowed(s),
             None => Cow::Owned(self.doc.text(i).to_owned()),
         }
+    }
+
+    /// The bytes of an unescaped scalar node (None: escaped), as a byte slice of the input:
+    /// numbers need no char-boundary checks.
+    #[inline(always)]
+    fn raw_bytes(&self, n: tape::Node) -> Option<&'a [u8]> {
+        if n.flags & tape::ESCAPED != 0 {
+            return None;
+        }
+        let a = n.a as usize;
+        self.doc
+            .text
+            .as_bytes()
+            .get(a..a.saturating_add(n.b as usize))
     }
 
     /// The text of a str, `_JsonFloat` or int (`str(n)`), with the frame's lifetime.
@@ -1121,14 +1180,27 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
             }
             return self.unrecognized(raw, out);
         };
-        let mut mask = router.always;
+        let mut hit = 0u64;
         for key in &router.keys {
-            let got = self.get(&key.path, ctx);
+            let got = match key.slot {
+                Some(slot) => match self.st.root_vals.get(usize::from(slot)) {
+                    Some(&v) if v != MISSING => Got::N(v),
+                    _ => Got::Missing,
+                },
+                None => self.get(&key.path, ctx),
+            };
+            if key.present | key.absent != 0 {
+                hit |= if self.present(got) {
+                    key.present
+                } else {
+                    key.absent
+                };
+            }
             if !key.types.is_empty() {
                 let view = self.got_view(got);
                 for &(ty, m) in &key.types {
                     if is_type(view, ty) {
-                        mask |= m;
+                        hit |= m;
                     }
                 }
             }
@@ -1141,22 +1213,48 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
             if let Some(i) = key.before.as_deref().and_then(|sep| t.find(sep)) {
                 t = t.get(..i).unwrap_or(t);
             }
-            with_key(t, key.ci, |k| {
-                for (v, m) in &key.table {
-                    if k.eq(v) {
-                        mask |= m;
+            match Packed::key(t.as_bytes(), key.ci) {
+                Some(k) => {
+                    for ((_, m), p) in key.table.iter().zip(&key.packed) {
+                        if *p == k {
+                            hit |= m;
+                        }
                     }
                 }
-            });
+                None => with_key(t, key.ci, |k| {
+                    for (v, m) in &key.table {
+                        if k.eq(v) {
+                            hit |= m;
+                        }
+                    }
+                }),
+            }
         }
-        while mask != 0 {
-            let i = mask.trailing_zeros() as usize;
-            let bit = mask & mask.wrapping_neg();
-            mask &= mask - 1;
-            if let Some(route) = ex.routes.get(i) {
-                if router.exact & bit != 0 || self.cond(&route.when, ctx)? {
-                    return self.emit_route(route, out);
+        for (i, (route, &need)) in ex.routes.iter().zip(&router.need).enumerate() {
+            if need & !hit != 0 {
+                continue;
+            }
+            let held = if need != 0 && router.exact >> i & 1 == 1 {
+                true
+            } else {
+                let covered = router.covered.get(i).copied().unwrap_or(0);
+                match &route.when {
+                    // The parts its groups cover hold: the others decide.
+                    Cond::All(cs) if covered != 0 && need != 0 => {
+                        let mut all = true;
+                        for (j, x) in cs.iter().enumerate() {
+                            if (j >= 64 || covered >> j & 1 == 0) && !self.cond(x, ctx)? {
+                                all = false;
+                                break;
+                            }
+                        }
+                        all
+                    }
+                    when => self.cond(when, ctx)?,
                 }
+            };
+            if held {
+                return self.emit_route(route, out);
             }
         }
         self.unrecognized(raw, out)
@@ -1238,9 +1336,15 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
         env_ts: &mut Option<Slot<'a>>,
         out: &mut FrameOut<'a>,
     ) -> Result<(), Failure> {
+        let mut walked = false;
         for emit in &route.emits {
-            recs.clear();
-            self.records(route, emit, locs, recs)?;
+            // The previous emit's records, if it walked the same steps (a walk that failed
+            // returned above).
+            if !(walked && emit.same_records) {
+                recs.clear();
+                self.records(route, emit, locs, recs)?;
+                walked = true;
+            }
             for r in recs.iter().copied() {
                 let ctx = Ctx {
                     rec: r.rec,
@@ -1256,12 +1360,17 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
                 let start = out.slots.len();
                 if start == 0 {
                     out.slots.reserve(recs.len().saturating_mul(emit.nslots));
+                    out.events.reserve(recs.len());
                 }
-                out.slots
-                    .extend(emit.init.iter().map(|d| d.map_or(Slot::None, Slot::Const)));
+                out.slots.resize_with(start + emit.nslots, || Slot::None);
                 let slots = out.slots.get_mut(start..).unwrap_or_default();
                 if let Some(s) = slots.first_mut() {
                     *s = Slot::Exchange;
+                }
+                for &(i, c) in &emit.init_consts {
+                    if let Some(s) = slots.get_mut(i as usize) {
+                        put(s, Slot::Const(c));
+                    }
                 }
                 // The dense Hot table drives the loop; a Field is read only when needed.
                 for h in &emit.hot {
@@ -1288,18 +1397,7 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
         let vals = &mut self.st.root_vals;
         vals.clear();
         vals.resize(ex.root_keys.len(), MISSING);
-        let doc = &self.doc;
-        let n = doc.node(ROOT);
-        let mut i = ROOT + 1;
-        while i < n.a {
-            let id = doc.node(i).id;
-            if let Some(&slot) = ex.root_slot_of.get(id as usize) {
-                if let Some(v) = vals.get_mut(usize::from(slot)) {
-                    *v = i + 1;
-                }
-            }
-            i = doc.next(i + 1);
-        }
+        gather_members(&self.doc, ROOT, &ex.root_slot_of, vals);
     }
 
     /// Look up the record's members that the emit's record paths start with, once.
@@ -1308,20 +1406,7 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
         let vals = &mut self.st.vals;
         vals.clear();
         vals.resize(emit.rec_keys.len(), MISSING);
-        let doc = &self.doc;
-        let n = doc.node(rec);
-        if n.tag == tape::OBJECT {
-            let mut i = rec + 1;
-            while i < n.a {
-                let id = doc.node(i).id;
-                if let Some(&slot) = emit.slot_of.get(id as usize) {
-                    if let Some(v) = vals.get_mut(usize::from(slot)) {
-                        *v = i + 1;
-                    }
-                }
-                i = doc.next(i + 1);
-            }
-        }
+        gather_members(&self.doc, rec, &emit.slot_of, vals);
         self.gathered = rec;
     }
 
@@ -1383,7 +1468,16 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
         for step in &emit.records {
             next.clear();
             for s in states.iter() {
-                let v = self.member(s.obj, step.id, &step.key);
+                // A member of the root that routing already gathered: no lookup.
+                let gathered = match s.obj {
+                    ROOT => (self.ex.root_slot_of.get(step.id as usize))
+                        .and_then(|&slot| self.st.root_vals.get(usize::from(slot))),
+                    _ => None,
+                };
+                let v = match gathered {
+                    Some(&v) => (v != MISSING).then_some(v),
+                    None => self.member(s.obj, step.id, &step.key),
+                };
                 let key: &'t str = &step.key;
                 let here = locs.push(s.loc, Seg::Key(key));
                 match step.iter {
@@ -1526,7 +1620,7 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
     }
 
     /// Evaluate a field into `slots[f.slot]`, dispatched on its [`Hot`] entry.
-    #[inline]
+    #[inline(always)]
     fn field_value(
         &mut self,
         h: &Hot,
@@ -1558,8 +1652,7 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
             if !held || v == MISSING || self.doc.tag(v) == tape::NULL {
                 return self.finish(h, f, ABSENT, slots);
             }
-            if let Some(value) = self.fast_convert(h.ty, h.case, f, v) {
-                self.store_fast(h.slot as usize, value, slots);
+            if self.fast_store(h, f, v, slots) {
                 return Ok(());
             }
             return self.finish(h, f, Cur::N(v), slots);
@@ -1586,8 +1679,7 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
                     None => ABSENT,
                     Some(Got::Key(k)) => Cur::Str(self.node_cow(k)),
                     Some(Got::N(i)) => {
-                        if let Some(value) = self.fast_convert(h.ty, h.case, f, i) {
-                            self.store_fast(h.slot as usize, value, slots);
+                        if self.fast_store(h, f, i, slots) {
                             return Ok(());
                         }
                         Cur::N(i)
@@ -1617,8 +1709,7 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
         }
         let v = match self.source(s, ctx, slots)? {
             Cur::N(v) => {
-                if let Some(value) = self.fast_convert(h.ty, h.case, f, v) {
-                    self.store_fast(h.slot as usize, value, slots);
+                if self.fast_store(h, f, v, slots) {
                     return Ok(());
                 }
                 Cur::N(v)
@@ -1727,9 +1818,14 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
                     Some(Ordering::Equal) => "zero",
                 },
             };
-            let found = with_key(t, alt.ci, |k| {
-                alt.entries.iter().find(|(x, _)| k.eq(x)).map(|(_, id)| *id)
-            });
+            let found = match Packed::key(t.as_bytes(), alt.ci) {
+                Some(k) => (alt.packed.iter().position(|p| *p == k))
+                    .and_then(|i| alt.entries.get(i))
+                    .map(|(_, id)| *id),
+                None => with_key(t, alt.ci, |k| {
+                    alt.entries.iter().find(|(x, _)| k.eq(x)).map(|(_, id)| *id)
+                }),
+            };
             match found {
                 Some(id) => return id.map(Slot::Interned),
                 None => continue, // unmapped: the next alternative
@@ -1750,21 +1846,23 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
         if v == MISSING {
             return None;
         }
-        let t = match self.doc.tag(v) {
-            tape::STR | tape::FLOAT => self.doc.raw(v)?,
-            tape::INT => text::int_literal_canonical(self.doc.raw(v)?),
+        let n = self.doc.node(v);
+        let t: &[u8] = match n.tag {
+            tape::STR | tape::FLOAT => self.raw_bytes(n)?,
+            // str(-0) is "0".
+            tape::INT => match self.raw_bytes(n)? {
+                b"-0" => b"0",
+                t => t,
+            },
             _ => return None,
         };
         // A decimal text has at most one sign, so |float(t)| is float of its digits.
-        let x = text::decimal_float(t)?;
-        let mut negative = t.starts_with('-');
+        let x = text::decimal_float_bytes(t)?;
+        let mut negative = t.first() == Some(&b'-');
         if let Some(sb) = &s.sign_by {
             let got = self.get(&sb.path, ctx);
             let (neg, pos) = match self.got_canonical(got) {
-                Some(c) => with_key(c, sb.ci, |k| {
-                    let has = |set: &TextSet| set.texts.iter().any(|x| k.eq(x));
-                    (has(&sb.negative), has(&sb.positive))
-                }),
+                Some(c) => sign_texts(sb, c),
                 None => (sb.negative.null, sb.positive.null),
             };
             if neg {
@@ -1793,13 +1891,13 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
         let n = self.doc.node(v);
         match (ty, n.tag) {
             (FieldType::Decimal, tape::STR | tape::FLOAT) => {
-                let t = self.doc.raw(v)?;
                 if self.eng.numbers == Numbers::Float {
                     // One pass for the usual short decimals (checked and converted).
-                    if let Some(x) = text::decimal_float(t) {
+                    if let Some(x) = text::decimal_float_bytes(self.raw_bytes(n)?) {
                         return Some(Slot::Float(x));
                     }
                 }
+                let t = self.doc.raw(v)?;
                 if t.is_empty() || !text::is_decimal_text(t) {
                     return None;
                 }
@@ -1814,22 +1912,20 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
                 }
             }
             (FieldType::Decimal, tape::INT) if self.eng.numbers == Numbers::Float => {
-                let n = parse_i64(self.doc.raw(v)?)?;
+                let n = parse_i64(self.raw_bytes(n)?)?;
                 // Exactly representable: float(str(n)) is n as f64.
                 (n.unsigned_abs() <= 1 << 53).then_some(Slot::Float(n as f64))
             }
-            (FieldType::Int, tape::INT) => Some(Slot::Int(parse_i64(self.doc.raw(v)?)?)),
+            (FieldType::Int, tape::INT) => Some(Slot::Int(parse_i64(self.raw_bytes(n)?)?)),
             (FieldType::Time, tape::INT) => {
-                Some(Slot::Int(seconds_to_ms(parse_i64(self.doc.raw(v)?)?)))
+                Some(Slot::Int(seconds_to_ms(parse_i64(self.raw_bytes(n)?)?)))
             }
             (FieldType::Bool, tape::TRUE) => Some(Slot::Bool(true)),
             (FieldType::Bool, tape::FALSE) => Some(Slot::Bool(false)),
             (FieldType::Enum, tape::STR) => {
-                let t = self.doc.raw(v)?;
-                f.values
-                    .iter()
-                    .find(|(x, _)| x == t)
-                    .map(|(_, id)| Slot::Interned(*id))
+                let k = Packed::of(self.raw_bytes(n)?)?;
+                let i = f.packed_values.iter().position(|p| *p == k)?;
+                f.values.get(i).map(|(_, id)| Slot::Interned(*id))
             }
             (FieldType::Text, tape::STR) => {
                 let t = self.doc.raw(v)?;
@@ -1839,14 +1935,36 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
                     Case::Upper => text::upper(t),
                 }))
             }
-            (FieldType::Symbol, tape::STR) => {
-                let (unified, raw) = self.symbol(Cow::Borrowed(self.doc.raw(v)?));
-                if let Some(r) = f.raw_slot {
-                    self.pending_raw = Some((r, raw));
-                }
-                Some(unified)
-            }
             _ => None,
+        }
+    }
+
+    /// [`Run::fast_convert`] stored into the field's slot (and a symbol's raw slot); false:
+    /// take the general path.
+    #[inline(always)]
+    fn fast_store(&mut self, h: &Hot, f: &'a Field, v: u32, slots: &mut [Slot<'a>]) -> bool {
+        if h.ty == FieldType::Symbol {
+            let n = self.doc.node(v);
+            let Some(t) = (n.tag == tape::STR).then(|| self.doc.raw(v)).flatten() else {
+                return false;
+            };
+            let (unified, raw) = self.symbol(Cow::Borrowed(t));
+            if let Some(out) = slots.get_mut(h.slot as usize) {
+                put(out, unified);
+            }
+            if let Some(out) = f.raw_slot.and_then(|r| slots.get_mut(r)) {
+                put(out, raw);
+            }
+            return true;
+        }
+        match self.fast_convert(h.ty, h.case, f, v) {
+            Some(value) => {
+                if let Some(out) = slots.get_mut(h.slot as usize) {
+                    put(out, value);
+                }
+                true
+            }
+            None => false,
         }
     }
 
@@ -2079,10 +2197,7 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
                 let got = self.get(&sb.path, ctx);
                 let c = self.got_canonical(got);
                 let (neg, pos) = match c {
-                    Some(c) => with_key(c, sb.ci, |k| {
-                        let has = |set: &TextSet| set.texts.iter().any(|x| k.eq(x));
-                        (has(&sb.negative), has(&sb.positive))
-                    }),
+                    Some(c) => sign_texts(sb, c),
                     None => (sb.negative.null, sb.positive.null),
                 };
                 if neg {
@@ -2239,13 +2354,22 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
     /// cache; (unified, raw) slots.
     fn symbol(&mut self, raw: Cow<'a, str>) -> (Slot<'a>, Slot<'a>) {
         let h = recent_hash(raw.as_bytes());
-        if let Some(&r) = self.st.recent.get(h) {
-            if let Some((key, unified)) = r
-                .checked_sub(1)
-                .and_then(|id| self.st.entries.get(id as usize))
-            {
-                if key.as_ref() == raw.as_ref() {
-                    let id = r - 1;
+        let packed = Packed::of(raw.as_bytes());
+        // Two ways: the hashed entry and its neighbour.
+        for way in [h, h ^ 1] {
+            let Some(id) = self.st.recent.get(way).and_then(|r| r.checked_sub(1)) else {
+                continue;
+            };
+            let same = match (packed, self.st.packed.get(id as usize)) {
+                (Some(k), Some(p)) => k == *p,
+                _ => self
+                    .st
+                    .entries
+                    .get(id as usize)
+                    .is_some_and(|(key, _)| key.as_ref() == raw.as_ref()),
+            };
+            if same {
+                if let Some((key, unified)) = self.st.entries.get(id as usize) {
                     return (
                         Slot::Symbol(id, unified.clone()),
                         Slot::RawSymbol(id, key.clone()),
@@ -2253,13 +2377,14 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
                 }
             }
         }
+        self.symbol_slow(raw, h)
+    }
+
+    /// [`Run::symbol`] past the recent-symbol cache: the full cache, or the rules.
+    #[inline(never)]
+    fn symbol_slow(&mut self, raw: Cow<'a, str>, h: usize) -> (Slot<'a>, Slot<'a>) {
         if let Some(&id) = self.st.symbols.get(raw.as_ref()) {
-            if self.st.recent.len() != RECENT {
-                self.st.recent = vec![0; RECENT];
-            }
-            if let Some(r) = self.st.recent.get_mut(h) {
-                *r = id + 1;
-            }
+            self.st.remember(h, id);
             if let Some((key, unified)) = self.st.entries.get(id as usize) {
                 return (
                     Slot::Symbol(id, unified.clone()),
@@ -2283,13 +2408,11 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
             let id = self.st.entries.len() as u32;
             let key: Arc<str> = Arc::from(raw.as_ref());
             self.st.entries.push((key.clone(), unified.clone()));
+            self.st
+                .packed
+                .push(Packed::of(raw.as_bytes()).unwrap_or_default());
             self.st.symbols.insert(key.clone(), id);
-            if self.st.recent.len() != RECENT {
-                self.st.recent = vec![0; RECENT];
-            }
-            if let Some(r) = self.st.recent.get_mut(h) {
-                *r = id + 1;
-            }
+            self.st.remember(h, id);
             return (Slot::Symbol(id, unified), Slot::RawSymbol(id, key));
         }
         (Slot::Shared(unified), Slot::Str(raw))
@@ -2341,6 +2464,7 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
                 op,
                 path,
                 values,
+                packed,
                 ci,
                 before,
             } => {
@@ -2358,6 +2482,11 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
                         t = t.get(..i).unwrap_or(t);
                     }
                 }
+                if *op != CmpOp::Prefix {
+                    if let Some(k) = Packed::key(t.as_bytes(), *ci) {
+                        return Ok(packed.contains(&k) == (*op == CmpOp::Eq));
+                    }
+                }
                 with_key(t, *ci, |k| match op {
                     CmpOp::Eq => values.iter().any(|v| k.eq(v)),
                     CmpOp::Ne => !values.iter().any(|v| k.eq(v)),
@@ -2365,6 +2494,35 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
                 })
             }
         })
+    }
+}
+
+/// For each member of object node `obj` whose key id has a slot in `slot_of`, its value node
+/// into `vals[slot]` (the last duplicate wins). Keys and values alternate in the tape; a
+/// container value's subtree ends at its `a`.
+#[inline(always)]
+fn gather_members(doc: &Doc<'_, '_>, obj: u32, slot_of: &[u16], vals: &mut [u32]) {
+    let nodes = doc.nodes;
+    let Some(n) = nodes.get(obj as usize) else {
+        return;
+    };
+    if n.tag != tape::OBJECT {
+        return;
+    }
+    let start = obj as usize + 1;
+    let Some(members) = nodes.get(start..(n.a as usize).min(nodes.len())) else {
+        return;
+    };
+    let mut j = 0;
+    while let (Some(key), Some(val)) = (members.get(j), members.get(j + 1)) {
+        if let Some(v) = (slot_of.get(key.id as usize)).and_then(|&s| vals.get_mut(usize::from(s)))
+        {
+            *v = (start + j + 1) as u32;
+        }
+        j += 2;
+        if val.tag >= tape::ARRAY {
+            j = (val.a as usize).saturating_sub(start).max(j);
+        }
     }
 }
 
@@ -2763,10 +2921,19 @@ mod tests {
                 }
             }
             let datas = [r#""s""#, "[]", "{}", "1", "null", r#"{"positions":[]}"#];
+            // Members that `exists` guards test.
+            let extras = [
+                r#","success":true"#,
+                r#","err-code":"0""#,
+                r#","err-code":5,"event":null"#,
+                r#","event":"e","success":false"#,
+            ];
             let mut frames = Vec::new();
             for (i, (k1, t1)) in texts.iter().enumerate() {
                 for d in datas {
                     frames.push(format!(r#"{{"{k1}":"{t1}","data":{d},"code":0}}"#));
+                    let x = extras[i % extras.len()];
+                    frames.push(format!(r#"{{"{k1}":"{t1}","data":{d}{x}}}"#));
                     let (k2, t2) = &texts[(i * 7 + 3) % texts.len()];
                     if k2 != k1 {
                         frames.push(format!(r#"{{"{k1}":"{t1}","{k2}":"{t2}","data":{d}}}"#));
@@ -2784,6 +2951,39 @@ mod tests {
                 assert_eq!(x.failure, y.failure, "{name}: {f}");
             }
         }
+    }
+
+    #[test]
+    fn integers_parse_like_std() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..200_000 {
+            let r = next();
+            let mut t = String::new();
+            if r & 1 != 0 {
+                t.push('-');
+            }
+            for _ in 0..(r >> 8) % 22 {
+                let c = next();
+                t.push(if c % 50 == 0 {
+                    ['/', ':', 'a', '.', ' '][(c >> 8) as usize % 5]
+                } else {
+                    (b'0' + (c >> 16) as u8 % 10) as char
+                });
+            }
+            let digits = t.strip_prefix('-').unwrap_or(&t);
+            let form =
+                (1..=19).contains(&digits.len()) && digits.bytes().all(|c| c.is_ascii_digit());
+            let want = if form { t.parse::<i64>().ok() } else { None };
+            assert_eq!(parse_i64(t.as_bytes()), want, "{t:?}");
+        }
+        assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
+        assert_eq!(parse_i64(b"9223372036854775808"), None);
     }
 
     #[test]

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use regex::Regex;
 
 use crate::json::{self, KeyTable, Member, ParseLimits, Value};
+use crate::text::Packed;
 
 pub const PLAN_FORMAT: i64 = 1;
 
@@ -58,45 +59,65 @@ pub struct Exchange {
     pub router: Option<Router>,
 }
 
-/// Routing by the texts the routes compare: most route conditions hold only if some text of
-/// the frame (`topic`, `op`, ...) is one of a few values. Each route gets such a necessary
-/// condition where one can be derived ([`guard`]); a frame reads each text once and looks up
-/// which routes it allows, and only those (with the routes without a guard) have their
-/// condition evaluated, in order: the first match is the same, and a skipped route's condition
-/// is false (and cannot fail: routes whose conditions could fail get no guard).
+/// Routing by the texts the routes compare: most route conditions hold only if some texts of
+/// the frame (`topic`, `op`, ...) are among a few values, some members exist or have a type.
+/// Each route gets such necessary conditions where they can be derived ([`guards`]): groups
+/// of literals, each group needing one of its literals to hold. A frame reads each path once,
+/// marks the groups it satisfies, and only the routes whose groups all hold (with the routes
+/// without a guard) have their condition evaluated, in order: the first match is the same, and
+/// a skipped route's condition is false (and cannot fail: routes whose conditions could fail
+/// get no guard). A route whose condition is exactly its groups is not evaluated at all.
 #[derive(Debug)]
 pub struct Router {
-    /// The texts read: path, lower-cased or not, cut before a separator or not.
+    /// The paths read: path, lower-cased or not, cut before a separator or not.
     pub keys: Vec<RouteKey>,
-    /// Bit i: route i has no guard (always evaluated).
-    pub always: u64,
-    /// Bit i: route i's condition is exactly its guard (true once the guard holds).
+    /// Per route: the guard groups (bits) that must all hold (0: no guard, always evaluated).
+    pub need: Vec<u64>,
+    /// Bit i: route i's condition is exactly its guard groups (true once they all hold).
     pub exact: u64,
+    /// Per route whose condition is an `all`: bit j: part j is exactly some of its guard
+    /// groups (true once they all hold: only the other parts are evaluated).
+    pub covered: Vec<u64>,
 }
 
 #[derive(Debug)]
 pub struct RouteKey {
     pub path: Path,
+    /// The root slot of a one-key path (its value is gathered: read it directly).
+    pub slot: Option<u16>,
     pub ci: bool,
     /// Never empty (an empty separator fails: such routes get no guard).
     pub before: Option<String>,
-    /// Text -> the routes (bits) whose guard it satisfies.
+    /// Text -> the guard groups (bits) it satisfies.
     pub table: Vec<(String, u64)>,
-    /// JSON type -> the routes whose guard it satisfies (`is`, which ignores ci and before).
+    /// The texts of `table`, packed (same order).
+    pub packed: Vec<Packed>,
+    /// JSON type -> the groups it satisfies (`is`, which ignores ci and before).
     pub types: Vec<(JsonType, u64)>,
+    /// The groups satisfied when the value is present (`exists: true`), or not (`false`).
+    pub present: u64,
+    pub absent: u64,
 }
 
-/// A necessary condition of `c`: `c` holds only if one of these `eq` or `is` conditions holds
-/// (None: none derived), and whether it is also sufficient. `all` needs each part, so any
-/// part's guard will do; `any` needs one part, so it needs a guard for every part.
-fn guard(c: &Cond) -> Option<(Vec<&Cond>, bool)> {
+/// A literal a router key can test: `eq` (not with an empty separator), `is`, `exists`.
+fn literal(c: &Cond) -> bool {
     match c {
         Cond::Cmp {
             op: CmpOp::Eq,
             before,
             ..
-        } if before.as_deref() != Some("") => Some((vec![c], true)),
-        Cond::Is { .. } => Some((vec![c], true)),
+        } => before.as_deref() != Some(""),
+        Cond::Is { .. } | Cond::Exists { .. } => true,
+        _ => false,
+    }
+}
+
+/// A necessary condition of `c`: `c` holds only if one of these literals holds (None: none
+/// derived), and whether it is also sufficient. `all` needs each part, so any part's guard
+/// will do; `any` needs one part, so it needs a guard for every part.
+fn guard(c: &Cond) -> Option<(Vec<&Cond>, bool)> {
+    match c {
+        _ if literal(c) => Some((vec![c], true)),
         Cond::All(cs) if cs.len() == 1 => cs.first().and_then(guard),
         Cond::All(cs) => cs.iter().find_map(guard).map(|(g, _)| (g, false)),
         Cond::Any(cs) if !cs.is_empty() => {
@@ -111,6 +132,40 @@ fn guard(c: &Cond) -> Option<(Vec<&Cond>, bool)> {
         }
         _ => None,
     }
+}
+
+/// Whether a literal reads a member of the frame root (gathered once: cheap to read for
+/// every frame) rather than a longer path.
+fn cheap(c: &Cond) -> bool {
+    match c {
+        Cond::Cmp { path, .. } | Cond::Is { path, .. } | Cond::Exists { path, .. } => {
+            path.keys.len() == 1 && path.root_slot.is_some()
+        }
+        _ => false,
+    }
+}
+
+/// The necessary groups of `c` (each: one of its literals must hold), and whether together
+/// they are also sufficient: each part of an `all` whose guard reads only root members is a
+/// group of its own (a part reading longer paths is left to the condition); else [`guard`].
+fn guards(c: &Cond) -> Option<(Vec<Vec<&Cond>>, bool)> {
+    if let Cond::All(cs) = c {
+        let mut groups = Vec::new();
+        let mut exact = true;
+        for x in cs {
+            match guards(x) {
+                Some((g, e)) if g.iter().flatten().all(|l| cheap(l)) => {
+                    groups.extend(g);
+                    exact &= e;
+                }
+                _ => exact = false,
+            }
+        }
+        if !groups.is_empty() {
+            return Some((groups, exact));
+        }
+    }
+    guard(c).map(|(g, e)| (vec![g], e))
 }
 
 /// Whether evaluating `c` can fail (an empty `before` separator is a ValueError).
@@ -136,56 +191,87 @@ impl Router {
         }
         let mut router = Router {
             keys: Vec::new(),
-            always: 0,
+            need: vec![0; routes.len()],
             exact: 0,
+            covered: vec![0; routes.len()],
         };
+        let mut ngroups = 0usize;
         for (i, route) in routes.iter().enumerate() {
-            let bit = 1u64 << i;
-            let lits = if can_fail(&route.when) {
+            let groups = if can_fail(&route.when) {
                 None
             } else {
-                guard(&route.when)
+                guards(&route.when)
             };
-            let Some((lits, exact)) = lits else {
-                router.always |= bit;
+            // Past 64 groups in all, a route is not guarded (always evaluated).
+            let Some((groups, exact)) = groups.filter(|(g, _)| ngroups + g.len() <= 64) else {
                 continue;
             };
             if exact {
-                router.exact |= bit;
+                router.exact |= 1u64 << i;
             }
-            for lit in lits {
-                match lit {
-                    Cond::Cmp {
-                        path,
-                        values,
-                        ci,
-                        before,
-                        ..
-                    } => {
-                        let k = router.key(path, |k| k.ci == *ci && k.before == *before);
-                        let key = &mut router.keys[k];
-                        key.ci = *ci;
-                        key.before.clone_from(before);
-                        for v in values {
-                            match key.table.iter_mut().find(|(t, _)| t == v) {
-                                Some((_, m)) => *m |= bit,
-                                None => key.table.push((v.clone(), bit)),
-                            }
-                        }
+            if let Cond::All(cs) = &route.when {
+                for (j, x) in cs.iter().enumerate().take(64) {
+                    if matches!(guards(x), Some((g, true)) if g.iter().flatten().all(|l| cheap(l)))
+                    {
+                        router.covered[i] |= 1u64 << j;
                     }
-                    Cond::Is { path, ty } => {
-                        let k = router.key(path, |_| true);
-                        let types = &mut router.keys[k].types;
-                        match types.iter_mut().find(|(t, _)| t == ty) {
-                            Some((_, m)) => *m |= bit,
-                            None => types.push((*ty, bit)),
-                        }
-                    }
-                    _ => {}
+                }
+            }
+            for lits in groups {
+                let bit = 1u64 << ngroups;
+                ngroups += 1;
+                router.need[i] |= bit;
+                for lit in lits {
+                    router.literal(lit, bit);
                 }
             }
         }
+        for key in &mut router.keys {
+            key.packed = key.table.iter().map(|(t, _)| Packed::of_plan(t)).collect();
+        }
         Some(router)
+    }
+
+    /// Make literal `lit` satisfy group `bit`.
+    fn literal(&mut self, lit: &Cond, bit: u64) {
+        match lit {
+            Cond::Cmp {
+                path,
+                values,
+                ci,
+                before,
+                ..
+            } => {
+                let k = self.key(path, |k| k.ci == *ci && k.before == *before);
+                let key = &mut self.keys[k];
+                key.ci = *ci;
+                key.before.clone_from(before);
+                for v in values {
+                    match key.table.iter_mut().find(|(t, _)| t == v) {
+                        Some((_, m)) => *m |= bit,
+                        None => key.table.push((v.clone(), bit)),
+                    }
+                }
+            }
+            Cond::Is { path, ty } => {
+                let k = self.key(path, |_| true);
+                let types = &mut self.keys[k].types;
+                match types.iter_mut().find(|(t, _)| t == ty) {
+                    Some((_, m)) => *m |= bit,
+                    None => types.push((*ty, bit)),
+                }
+            }
+            Cond::Exists { path, value } => {
+                let k = self.key(path, |_| true);
+                let key = &mut self.keys[k];
+                if *value {
+                    key.present |= bit;
+                } else {
+                    key.absent |= bit;
+                }
+            }
+            _ => {}
+        }
     }
 
     /// The key reading `path` that `fits` (or has no texts yet: any fits it), made if none.
@@ -197,10 +283,14 @@ impl Router {
         found.unwrap_or_else(|| {
             self.keys.push(RouteKey {
                 path: path.clone(),
+                slot: path.root_slot.filter(|_| path.keys.len() == 1),
                 ci: false,
                 before: None,
                 table: Vec::new(),
+                packed: Vec::new(),
                 types: Vec::new(),
+                present: 0,
+                absent: 0,
             });
             self.keys.len() - 1
         })
@@ -235,6 +325,8 @@ pub struct Emit {
     pub kind: KindId,
     pub nslots: usize,
     pub records: Vec<Step>,
+    /// The previous emit of the route walks the same records (its walk is reused).
+    pub same_records: bool,
     pub when: Option<Cond>,
     pub fields: Vec<Field>,
     /// The first keys of the emit's record paths (key ids), by gather slot: a record's members
@@ -244,6 +336,8 @@ pub struct Emit {
     pub slot_of: Vec<u16>,
     /// Each slot's value before the fields run: the default of a [`Field::prefilled`] field.
     pub init: Vec<Option<u32>>,
+    /// The slots `init` gives a constant, with it: the others start as None.
+    pub init_consts: Vec<(u32, u32)>,
     /// The fields that are not prefilled, in order, as [`Hot`] entries.
     pub hot: Vec<Hot>,
 }
@@ -368,6 +462,8 @@ pub struct Field {
     pub ty: FieldType,
     /// Enum values and their string ids.
     pub values: Vec<(String, u32)>,
+    /// The texts of `values`, packed (same order).
+    pub packed_values: Vec<Packed>,
     pub case: Case,
     pub required: bool,
     /// The default's constant id, None for null.
@@ -415,6 +511,8 @@ pub struct FastAlt {
     pub from: MapFrom,
     pub ci: bool,
     pub entries: Vec<(String, Option<u32>)>,
+    /// The keys of `entries`, packed (same order).
+    pub packed: Vec<Packed>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -495,6 +593,8 @@ pub enum Cond {
         op: CmpOp,
         path: Path,
         values: Vec<String>,
+        /// `values`, packed (same order).
+        packed: Vec<Packed>,
         ci: bool,
         before: Option<String>,
     },
@@ -523,6 +623,8 @@ pub enum Part {
 #[derive(Debug, Default)]
 pub struct TextSet {
     pub texts: Vec<String>,
+    /// `texts`, packed (same order).
+    pub packed: Vec<Packed>,
     pub null: bool,
 }
 
@@ -692,6 +794,7 @@ fn text_set(v: &V, at: &str) -> R<TextSet> {
             _ => {} // a non-string never equals a text
         }
     }
+    set.packed = set.texts.iter().map(|t| Packed::of_plan(t)).collect();
     Ok(set)
 }
 
@@ -867,7 +970,13 @@ impl Compiler<'_> {
             let when = self.cond(member(r, "when", &rat)?, &format!("{rat}.when"))?;
             let mut emits = Vec::new();
             for (j, e) in array(member(r, "emits", &rat)?, &rat)?.iter().enumerate() {
-                emits.push(self.emit(e, &format!("{rat}.emits[{j}]"))?);
+                let mut emit = self.emit(e, &format!("{rat}.emits[{j}]"))?;
+                emit.same_records = emits.last().is_some_and(|prev: &Emit| {
+                    prev.records.len() == emit.records.len()
+                        && (prev.records.iter().zip(&emit.records))
+                            .all(|(a, b)| a.key == b.key && a.iter == b.iter)
+                });
+                emits.push(emit);
             }
             routes.push(Route {
                 channel,
@@ -930,6 +1039,9 @@ impl Compiler<'_> {
                 *x = f.default;
             }
         }
+        let init_consts = (init.iter().enumerate())
+            .filter_map(|(i, c)| Some((u32::try_from(i).ok()?, (*c)?)))
+            .collect();
         let hot = (fields.iter().enumerate())
             .filter(|(_, f)| !f.prefilled)
             .map(|(i, f)| Hot::of(f, i))
@@ -945,11 +1057,13 @@ impl Compiler<'_> {
             kind,
             nslots,
             records,
+            same_records: false,
             when,
             fields,
             rec_keys,
             slot_of,
             init,
+            init_consts,
             hot,
         })
     }
@@ -1040,10 +1154,12 @@ impl Compiler<'_> {
                     (k.clone(), id)
                 })
                 .collect();
+            let packed = map.iter().map(|(k, _)| Packed::of_plan(k)).collect();
             Some(FastAlt {
                 from,
                 ci: *ci,
                 entries,
+                packed,
             })
         };
         let fast_map = match &source {
@@ -1124,6 +1240,7 @@ impl Compiler<'_> {
             name,
             slot,
             ty,
+            packed_values: values.iter().map(|(t, _)| Packed::of_plan(t)).collect(),
             values,
             case,
             required: boolean(f, "required", at)?,
@@ -1305,20 +1422,24 @@ impl Compiler<'_> {
                     _ => JsonType::Array,
                 },
             },
-            "eq" | "ne" | "prefix" => Cond::Cmp {
-                op: match op.as_str() {
-                    "eq" => CmpOp::Eq,
-                    "ne" => CmpOp::Ne,
-                    _ => CmpOp::Prefix,
-                },
-                path: self.path(member(c, "path", at)?, at)?,
-                values: array(member(c, "values", at)?, at)?
+            "eq" | "ne" | "prefix" => {
+                let values: Vec<String> = array(member(c, "values", at)?, at)?
                     .iter()
                     .filter_map(|v| v.as_str().map(str::to_owned))
-                    .collect(),
-                ci: boolean(c, "ci", at)?,
-                before: opt_str(c, "before", at)?,
-            },
+                    .collect();
+                Cond::Cmp {
+                    op: match op.as_str() {
+                        "eq" => CmpOp::Eq,
+                        "ne" => CmpOp::Ne,
+                        _ => CmpOp::Prefix,
+                    },
+                    path: self.path(member(c, "path", at)?, at)?,
+                    packed: values.iter().map(|t| Packed::of_plan(t)).collect(),
+                    values,
+                    ci: boolean(c, "ci", at)?,
+                    before: opt_str(c, "before", at)?,
+                }
+            }
             other => return bad(at, format_args!("unknown condition op {other:?}")),
         })
     }

@@ -121,6 +121,12 @@ pub fn decimal_float(s: &str) -> Option<f64> {
     fast_float(s.as_bytes())
 }
 
+/// [`decimal_float`] of the bytes of a text.
+#[inline]
+pub fn decimal_float_bytes(b: &[u8]) -> Option<f64> {
+    fast_float(b)
+}
+
 /// Clinger's fast path (which accepts only decimal texts): an ASCII decimal of at most 19
 /// digits whose value fits in 2^53 and whose decimal exponent is within +-22 is one exact integer
 /// times or over one exact power of ten, so a single IEEE operation gives the correctly rounded
@@ -131,14 +137,14 @@ fn fast_float(b: &[u8]) -> Option<f64> {
         1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
         1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
     ];
-    let (negative, mut i) = match b.first() {
+    let (negative, start) = match b.first() {
         Some(b'-') => (true, 1),
         Some(b'+') => (false, 1),
         _ => (false, 0),
     };
     // Digits, then maybe a dot and more digits: tight loops, no overflow (19 digits at most).
     let mut mantissa: u64 = 0;
-    let start = i;
+    let mut i = start;
     let mut digits = |i: &mut usize| {
         while let Some(d) = b.get(*i).map(|c| c.wrapping_sub(b'0')).filter(|d| *d <= 9) {
             mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(d));
@@ -473,6 +479,100 @@ pub fn decimal_str(t: &str) -> String {
     out
 }
 
+/// A text of at most [`Packed::MAX`] bytes in two little-endian words (zero-filled) and its
+/// length: texts are equal iff their packings are, so matching a frame text against a plan's
+/// short texts is a few integer compares per text (no memcmp call, no byte loop).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Packed {
+    w: [u64; 2],
+    len: usize,
+}
+
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+
+/// The bytes of a slice of fewer than 8 bytes as a little-endian word, zero-filled (two
+/// overlapping loads, not a byte loop).
+#[inline(always)]
+fn load_short(b: &[u8]) -> u64 {
+    let n = b.len();
+    if n >= 4 {
+        let lo = b.first_chunk::<4>().map_or(0, |c| u32::from_le_bytes(*c));
+        let hi = b.last_chunk::<4>().map_or(0, |c| u32::from_le_bytes(*c));
+        u64::from(lo) | (u64::from(hi) << (8 * (n - 4)))
+    } else if n >= 2 {
+        let lo = b.first_chunk::<2>().map_or(0, |c| u16::from_le_bytes(*c));
+        let hi = b.last_chunk::<2>().map_or(0, |c| u16::from_le_bytes(*c));
+        u64::from(lo) | (u64::from(hi) << (8 * (n - 2)))
+    } else {
+        b.first().map_or(0, |&c| u64::from(c))
+    }
+}
+
+impl Packed {
+    pub const MAX: usize = 16;
+
+    /// None: longer than [`Packed::MAX`].
+    #[inline(always)]
+    pub fn of(b: &[u8]) -> Option<Packed> {
+        let len = b.len();
+        let w = if len > Self::MAX {
+            return None;
+        } else if len > 8 {
+            let lo = b.first_chunk::<8>().map_or(0, |c| u64::from_le_bytes(*c));
+            // The last 8 bytes, without the ones `lo` holds.
+            let hi = b.last_chunk::<8>().map_or(0, |c| u64::from_le_bytes(*c)) >> (8 * (16 - len));
+            [lo, hi]
+        } else if len == 8 {
+            [
+                b.first_chunk::<8>().map_or(0, |c| u64::from_le_bytes(*c)),
+                0,
+            ]
+        } else {
+            [load_short(b), 0]
+        };
+        Some(Packed { w, len })
+    }
+
+    /// A plan text: a longer one packs to a value no packed frame text equals (its length).
+    pub fn of_plan(t: &str) -> Packed {
+        Packed::of(t.as_bytes()).unwrap_or(Packed {
+            w: [0, 0],
+            len: t.len(),
+        })
+    }
+
+    /// `str.lower()` of an ASCII text (None: not ASCII).
+    #[inline(always)]
+    pub fn ascii_lower(self) -> Option<Packed> {
+        if (self.w[0] | self.w[1]) & HIGH_BITS != 0 {
+            return None;
+        }
+        // Per byte (all below 0x80, so no carries): high bit of +0x3f iff >= 'A', of +0x25
+        // iff > 'Z'; an upper-case letter gets 0x20 added.
+        let low = |w: u64| {
+            let ge_a = w + 0x3f3f_3f3f_3f3f_3f3f;
+            let gt_z = w + 0x2525_2525_2525_2525;
+            w | ((ge_a & !gt_z & HIGH_BITS) >> 2)
+        };
+        Some(Packed {
+            w: [low(self.w[0]), low(self.w[1])],
+            len: self.len,
+        })
+    }
+
+    /// The packing a frame text is compared by: itself, or under `ci` its `str.lower()` (None:
+    /// too long, or `ci` and not ASCII: compare the long way).
+    #[inline(always)]
+    pub fn key(t: &[u8], ci: bool) -> Option<Packed> {
+        let p = Packed::of(t)?;
+        if ci {
+            p.ascii_lower()
+        } else {
+            Some(p)
+        }
+    }
+}
+
 /// `str.lower()`.
 pub fn lower(s: &str) -> Cow<'_, str> {
     if s.is_ascii() {
@@ -683,6 +783,47 @@ mod tests {
         assert_eq!(decimal_float("-1.5e1"), Some(-15.0));
         assert_eq!(decimal_float("."), None);
         assert_eq!(decimal_float("-"), None);
+    }
+
+    #[test]
+    fn packed_texts_compare_like_texts() {
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let alphabet = [
+            "a", "Z", "A", "z", "@", "[", "`", "{", "0", "_", "\u{0}", "é", "K", "ß",
+        ];
+        let mut texts = Vec::new();
+        for _ in 0..3000 {
+            let r = next();
+            let len = (r % 20) as usize;
+            let t: String = (0..len)
+                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                .collect();
+            texts.push(t);
+        }
+        for a in &texts {
+            let b = &texts[(next() % texts.len() as u64) as usize];
+            let mut pairs = vec![(a.clone(), b.clone()), (a.clone(), a.clone())];
+            pairs.push((a.clone(), a.to_lowercase()));
+            pairs.push((a.clone(), a.to_uppercase()));
+            for (s, t) in pairs {
+                let (ps, pt) = (Packed::of(s.as_bytes()), Packed::of_plan(&t));
+                if let Some(ps) = ps {
+                    assert_eq!(ps == pt, s == t, "{s:?} {t:?}");
+                } else {
+                    assert!(s.len() > Packed::MAX);
+                }
+                match Packed::key(s.as_bytes(), true) {
+                    Some(k) => assert_eq!(k == pt, lower(&s) == t, "{s:?} {t:?}"),
+                    None => assert!(s.len() > Packed::MAX || !s.is_ascii()),
+                }
+            }
+        }
     }
 
     #[test]
