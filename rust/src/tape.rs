@@ -70,6 +70,13 @@ struct Open {
     object: bool,
 }
 
+/// Where [`Parser::member_run`] stopped.
+struct Run {
+    pos: usize,
+    members: u32,
+    value: Option<u8>,
+}
+
 /// A parsed frame: the tape and the text it borrows.
 #[derive(Debug, Clone, Copy)]
 pub struct Doc<'a, 't> {
@@ -551,6 +558,16 @@ impl Parser<'_, '_, '_> {
         let (mut pos, mut c) = next_byte(b, 0)?;
         'value: loop {
             match c {
+                b'"' | b'-' | b'0'..=b'9' if cur.object => {
+                    // A run of scalar members, in a loop with few live values.
+                    let run = self.member_run(pos, c)?;
+                    cur.count += run.members;
+                    pos = run.pos;
+                    if let Some(next) = run.value {
+                        c = next;
+                        continue 'value;
+                    }
+                }
                 b'"' => pos = self.string(pos)?,
                 b'-' | b'0'..=b'9' => pos = self.number(pos)?,
                 b'{' | b'[' => {
@@ -632,6 +649,46 @@ impl Parser<'_, '_, '_> {
                 });
             }
         }
+    }
+
+    /// Object members from the scalar value (a string or a number, first byte `c`) at `pos`
+    /// on, while they are compact: each value, then a comma and a [`Parser::short_key`] whose
+    /// value is a string or a number again. It stops after a value (`value` None: the position
+    /// after it, where the caller's after-value loop takes over and counts it) or at a value of
+    /// another kind after a key (`value`: its first byte at `pos`); `members` counts the values
+    /// followed by a key.
+    #[inline(never)]
+    fn member_run(&mut self, mut pos: usize, mut c: u8) -> PResult<Run> {
+        let b = self.b;
+        let mut members = 0;
+        loop {
+            pos = if c == b'"' {
+                self.string(pos)?
+            } else {
+                self.number(pos)?
+            };
+            if b.get(pos) != Some(&b',') {
+                break;
+            }
+            let Some((next, v)) = self.short_key(pos + 1) else {
+                break;
+            };
+            members += 1;
+            pos = next;
+            c = v;
+            if !matches!(c, b'"' | b'-' | b'0'..=b'9') {
+                return Ok(Run {
+                    pos,
+                    members,
+                    value: Some(c),
+                });
+            }
+        }
+        Ok(Run {
+            pos,
+            members,
+            value: None,
+        })
     }
 
     /// Close the innermost container `cur` at the current node count; its parent (if any)
@@ -1057,13 +1114,9 @@ fn first_stop_in<const NON_ASCII: bool>(chunk: &[u8; 16]) -> usize {
 #[target_feature(enable = "sse2")]
 fn stops_sse2<const NON_ASCII: bool>(chunk: &[u8; 16]) -> u32 {
     use std::arch::x86_64::*;
-    let word = |w: &[u8; 8]| u64::from_le_bytes(*w) as i64;
-    let (lo, hi) = chunk.split_at(8);
-    let (Ok(lo), Ok(hi)) = (lo.try_into(), hi.try_into()) else {
-        return 0;
-    };
-    // One unaligned load (LLVM merges the two words).
-    let v = _mm_set_epi64x(word(hi), word(lo));
+    // SAFETY: `chunk` is 16 readable bytes, and `_mm_loadu_si128` has no alignment
+    // requirement. (Built from two words, LLVM loaded the chunk three times.)
+    let v = unsafe { _mm_loadu_si128(chunk.as_ptr().cast()) };
     // `x ^ 2` maps the quote (0x22) to 0x20 and the control characters onto themselves, so
     // one unsigned "at most 0x20" test finds both.
     let q = _mm_xor_si128(v, _mm_set1_epi8(2));
