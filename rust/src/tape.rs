@@ -70,6 +70,17 @@ struct Open {
     object: bool,
 }
 
+/// What [`Parser::fused_member`] took.
+enum Fused {
+    /// A key and its string value: the position after the value.
+    Member(usize),
+    /// A key: its value's position and first byte.
+    Key((usize, u8)),
+}
+
+/// Whether [`Parser::fused_member`] runs: where [`stop_mask`] is one SSE2 mask.
+const FUSED: bool = cfg!(all(target_arch = "x86_64", target_feature = "sse2"));
+
 /// Where [`Parser::member_run`] stopped.
 struct Run {
     pos: usize,
@@ -667,15 +678,36 @@ impl Parser<'_, '_, '_> {
             } else {
                 self.number(pos)?
             };
-            if b.get(pos) != Some(&b',') {
+            // After a value: the next member, while there are plain ones.
+            loop {
+                if b.get(pos) != Some(&b',') {
+                    return Ok(Run {
+                        pos,
+                        members,
+                        value: None,
+                    });
+                }
+                let next = match self.fused_member(pos + 1) {
+                    Some(Fused::Member(end)) => {
+                        members += 1;
+                        pos = end;
+                        continue;
+                    }
+                    Some(Fused::Key(next)) => Some(next),
+                    None => self.short_key(pos + 1),
+                };
+                let Some((next, v)) = next else {
+                    return Ok(Run {
+                        pos,
+                        members,
+                        value: None,
+                    });
+                };
+                members += 1;
+                pos = next;
+                c = v;
                 break;
             }
-            let Some((next, v)) = self.short_key(pos + 1) else {
-                break;
-            };
-            members += 1;
-            pos = next;
-            c = v;
             if !matches!(c, b'"' | b'-' | b'0'..=b'9') {
                 return Ok(Run {
                     pos,
@@ -684,11 +716,71 @@ impl Parser<'_, '_, '_> {
                 });
             }
         }
-        Ok(Run {
-            pos,
-            members,
-            value: None,
-        })
+    }
+
+    /// [`Parser::short_key`] and, when it is a plain string that ends within the same 32-byte
+    /// window, the string value after it: both scanned from one stop mask, so the value's scan
+    /// does not wait for the key's end (the member's latency is one load and mask, not two).
+    /// `Member`: both nodes pushed, the position after the value; `Key`: the key's node pushed,
+    /// the value's position and first byte (what `short_key` returns). None (nothing done):
+    /// near the end of the text, a key of 16 bytes or more, or anything `short_key` would not
+    /// take.
+    #[inline(always)]
+    fn fused_member(&mut self, pos: usize) -> Option<Fused> {
+        if !FUSED {
+            return None;
+        }
+        let b = self.b;
+        // The key's quote and 32 bytes of text.
+        let w: &[u8; 33] = window(b, pos)?;
+        let (&quote, text) = w.split_first()?;
+        let (lo, hi) = text.split_first_chunk::<16>()?;
+        let hi: &[u8; 16] = hi.try_into().ok()?;
+        if quote != b'"' {
+            return None;
+        }
+        // The stops of both halves: the key's end, and the value's after it.
+        let stops = stop_mask(lo) | stop_mask(hi) << 16;
+        let len = stops.trailing_zeros() as usize;
+        if len >= 16 || text[len] != b'"' || text[len + 1] != b':' || text[len + 2] <= b' ' {
+            return None;
+        }
+        let c = text[len + 2];
+        let word = |at: usize| {
+            let mut x = [0u8; 8];
+            x.copy_from_slice(&lo[at..at + 8]);
+            u64::from_le_bytes(x)
+        };
+        let (head, tail) = KEEP[len & 15];
+        let (head, tail) = (word(0) & head, word(8) & tail);
+        let start = pos + 1;
+        self.nodes.push(Node {
+            tag: STR,
+            flags: 0,
+            id: self.keys.find(head, tail, len, &[]),
+            a: start as u32,
+            b: len as u32,
+        });
+        if c == b'"' {
+            // The value's text starts at `len + 3`; its first stop, if in the window, ends it
+            // when it is its closing quote.
+            let v = len + 3;
+            let rest = stops >> v;
+            if rest != 0 {
+                let n = rest.trailing_zeros() as usize;
+                if text.get(v + n) == Some(&b'"') {
+                    self.nodes.push(Node {
+                        tag: STR,
+                        flags: 0,
+                        id: 0,
+                        a: (start + v) as u32,
+                        b: n as u32,
+                    });
+                    return Some(Fused::Member(start + v + n + 1));
+                }
+            }
+        }
+        Some(Fused::Key((start + len + 2, c)))
     }
 
     /// Close the innermost container `cur` at the current node count; its parent (if any)
@@ -1130,6 +1222,28 @@ fn stops_sse2<const NON_ASCII: bool>(chunk: &[u8; 16]) -> u32 {
     _mm_movemask_epi8(stops) as u32
 }
 
+/// The bytes of `chunk` that [`first_stop_utf8`] stops at (a quote, a backslash, a control
+/// character or a non-ASCII byte), as a 16-bit mask: every one, not only the first.
+#[inline(always)]
+fn stop_mask(chunk: &[u8; 16]) -> u32 {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    {
+        // SAFETY: `stops_sse2` needs only SSE2, which this cfg proves the target has.
+        unsafe { stops_sse2::<true>(chunk) }
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+    {
+        // Unused there (`FUSED` is false), but exact.
+        let mut m = 0;
+        for (i, &c) in chunk.iter().enumerate() {
+            if c == b'"' || c == b'\\' || !(0x20..0x80).contains(&c) {
+                m |= 1 << i;
+            }
+        }
+        m
+    }
+}
+
 /// [`first_stop`] in plain integer code (targets without SSE2, and the tests).
 #[cfg_attr(all(target_arch = "x86_64", target_feature = "sse2"), allow(dead_code))]
 #[inline(always)]
@@ -1459,6 +1573,112 @@ mod tests {
         for _ in 0..50_000 {
             let buf = crate::testutil::mutate(seed, 3, alphabet, &mut rng);
             utf8_both(&buf, &keys);
+        }
+    }
+
+    /// The member fast paths (`member_run`, `fused_member`) on the edges of their windows:
+    /// keys and values of every length around 16 and 32 bytes, escapes, non-ASCII and control
+    /// bytes, numbers of every shape, all near and at the end of the text.
+    #[test]
+    fn member_runs_agree_with_the_tree_parser() {
+        let mut keys = KeyTable::default();
+        for k in ["a", "bb", "k012345678901234", "k01234567890123", "k0123456"] {
+            keys.intern(k);
+        }
+        let limits = ParseLimits::default();
+        let values = [
+            r#""""#,
+            r#""x""#,
+            r#""0.0002""#,
+            "1",
+            "0",
+            "-1",
+            "-",
+            "01",
+            "-0",
+            "1.5",
+            "1.",
+            "1e5",
+            "-0.25e-3",
+            "0.1e",
+            "1.e3",
+            "-01",
+            "12345678901234567890",
+            "1234567890123456789",
+            "123456789012345678901234567890",
+            "true",
+            "null",
+            "[]",
+            "{}",
+            r#"[1,"a"]"#,
+            r#"{"a":1}"#,
+            r#""a\nb""#,
+            r#""\u00e9""#,
+            "\"\u{e9}\"",
+            "\"a\tb\"",
+            r#""PERP_BTC_USDT""#,
+            r#""exactly_sixteen_""#,
+            r#""twenty_nine_bytes_long_value""#,
+            r#""thirty_two_bytes_long_value_____""#,
+            r#""abc"#,
+            "1 ",
+            " 1",
+            "\"\u{20ac}\u{20ac}\"",
+            "\"\u{1}\"",
+            r#""a\"b""#,
+        ];
+        let names = [
+            "a",
+            "bb",
+            "k012345678901234",
+            "k01234567890123",
+            "k0123456",
+            "zz",
+            "\u{e9}",
+            r"a\n",
+            "\u{7f}",
+        ];
+        let mut texts = Vec::new();
+        for v in values {
+            for k in names {
+                for (i, w) in values.iter().enumerate().step_by(3) {
+                    let members = format!("\"{k}\":{v},\"a\":{w},\"{k}\":{v}");
+                    texts.push(format!("{{\"bb\":0,{members}}}"));
+                    texts.push(format!("[{{\"bb\":\"x\",{members},\"a\":{i}}}]"));
+                    texts.push(format!("{{\"bb\":{v},\"{k}\":{w}}}"));
+                }
+            }
+        }
+        for t in &texts {
+            for len in (t.len().saturating_sub(40)..=t.len()).rev() {
+                if let Some(cut) = t.get(..len) {
+                    both(cut, limits, Some(&keys));
+                }
+            }
+            both(t, limits, None);
+        }
+    }
+
+    #[test]
+    fn stop_mask_agrees_with_bytes() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let alphabet = b"\"\\\x00\x01\x1f !#[\x7f\x80\xff\xde\x5cab\x21\x23\x20\x22";
+        for _ in 0..100_000 {
+            let mut chunk = [b'a'; 16];
+            for _ in 0..(x % 6) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                chunk[(x >> 32) as usize % 16] = alphabet[(x >> 8) as usize % alphabet.len()];
+            }
+            x = x.wrapping_mul(0x2545_f491_4f6c_dd1d).wrapping_add(1);
+            let mut want = 0u32;
+            for (i, &c) in chunk.iter().enumerate() {
+                if c == b'"' || c == b'\\' || !(0x20..0x80).contains(&c) {
+                    want |= 1 << i;
+                }
+            }
+            assert_eq!(stop_mask(&chunk), want, "{chunk:?}");
         }
     }
 
