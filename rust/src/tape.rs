@@ -78,6 +78,10 @@ enum Fused {
     Key((usize, u8)),
 }
 
+/// The bytes of text after a key's quote that [`Parser::fused_member`] scans at once (two
+/// 16-byte chunks; three, for longer values, measured slower).
+const W: usize = 32;
+
 /// Whether [`Parser::fused_member`] runs: where [`stop_mask`] is one SSE2 mask.
 const FUSED: bool = cfg!(all(target_arch = "x86_64", target_feature = "sse2"));
 
@@ -718,8 +722,8 @@ impl Parser<'_, '_, '_> {
         }
     }
 
-    /// [`Parser::short_key`] and, when it is a plain string that ends within the same 32-byte
-    /// window, the string value after it: both scanned from one stop mask, so the value's scan
+    /// [`Parser::short_key`] and, when it is a plain string or number that ends within the same
+    /// [`W`]-byte window, the value after it: both scanned from one mask, so the value's scan
     /// does not wait for the key's end (the member's latency is one load and mask, not two).
     /// `Member`: both nodes pushed, the position after the value; `Key`: the key's node pushed,
     /// the value's position and first byte (what `short_key` returns). None (nothing done):
@@ -731,16 +735,16 @@ impl Parser<'_, '_, '_> {
             return None;
         }
         let b = self.b;
-        // The key's quote and 32 bytes of text.
-        let w: &[u8; 33] = window(b, pos)?;
+        // The key's quote and `W` bytes of text, in two 16-byte chunks.
+        let w: &[u8; W + 1] = window(b, pos)?;
         let (&quote, text) = w.split_first()?;
         let (lo, hi) = text.split_first_chunk::<16>()?;
         let hi: &[u8; 16] = hi.try_into().ok()?;
         if quote != b'"' {
             return None;
         }
-        // The stops of both halves: the key's end, and the value's after it.
-        let stops = stop_mask(lo) | stop_mask(hi) << 16;
+        // The stops of the window: the key's end, and the value's after it.
+        let stops = u64::from(stop_mask(lo)) | u64::from(stop_mask(hi)) << 16;
         let len = stops.trailing_zeros() as usize;
         if len >= 16 || text[len] != b'"' || text[len + 1] != b':' || text[len + 2] <= b' ' {
             return None;
@@ -777,6 +781,39 @@ impl Parser<'_, '_, '_> {
                         b: n as u32,
                     });
                     return Some(Fused::Member(start + v + n + 1));
+                }
+            }
+        }
+        if c == b'-' || c.is_ascii_digit() {
+            // A plain number that ends within the window: `-?(0|[1-9][0-9]*)(\.[0-9]+)?` and
+            // then a byte that is none of a digit, `.`, `e`, `E` (exponents, longer integers and
+            // every error go the general way). Non-digits from the mask, with a stop bit at W.
+            let digits = u64::from(digit_mask(lo)) | u64::from(digit_mask(hi)) << 16;
+            let other = !digits | 1 << W;
+            let s = len + 2;
+            let p = s + usize::from(c == b'-');
+            let mut e = ((other >> p).trailing_zeros() as usize) + p;
+            let first = text.get(p).copied().unwrap_or(0);
+            if e > p && (first != b'0' || e == p + 1) && e < W {
+                let mut tag = INT;
+                if text[e] == b'.' {
+                    let f = ((other >> (e + 1)).trailing_zeros() as usize) + e + 1;
+                    if f > e + 1 && f < W {
+                        tag = FLOAT;
+                        e = f;
+                    } else {
+                        e = usize::MAX;
+                    }
+                }
+                if e < W && !matches!(text[e], b'e' | b'E') && (tag == FLOAT || e - s <= 19) {
+                    self.nodes.push(Node {
+                        tag,
+                        flags: 0,
+                        id: 0,
+                        a: (start + s) as u32,
+                        b: (e - s) as u32,
+                    });
+                    return Some(Fused::Member(start + e));
                 }
             }
         }
@@ -1244,6 +1281,40 @@ fn stop_mask(chunk: &[u8; 16]) -> u32 {
     }
 }
 
+/// The ASCII digits of `chunk` as a 16-bit mask.
+#[inline(always)]
+fn digit_mask(chunk: &[u8; 16]) -> u32 {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    {
+        // SAFETY: `digits_sse2` needs only SSE2, which this cfg proves the target has.
+        unsafe { digits_sse2(chunk) }
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+    {
+        // Unused there (`FUSED` is false), but exact.
+        let mut m = 0;
+        for (i, c) in chunk.iter().enumerate() {
+            if c.is_ascii_digit() {
+                m |= 1 << i;
+            }
+        }
+        m
+    }
+}
+
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline]
+#[target_feature(enable = "sse2")]
+fn digits_sse2(chunk: &[u8; 16]) -> u32 {
+    use std::arch::x86_64::*;
+    // SAFETY: `chunk` is 16 readable bytes, and `_mm_loadu_si128` has no alignment requirement.
+    let v = unsafe { _mm_loadu_si128(chunk.as_ptr().cast()) };
+    // A digit is at most 9 after subtracting '0' (unsigned; the rest wrap above it).
+    let d = _mm_sub_epi8(v, _mm_set1_epi8(b'0' as i8));
+    let digit = _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(9)), d);
+    _mm_movemask_epi8(digit) as u32
+}
+
 /// [`first_stop`] in plain integer code (targets without SSE2, and the tests).
 #[cfg_attr(all(target_arch = "x86_64", target_feature = "sse2"), allow(dead_code))]
 #[inline(always)]
@@ -1662,7 +1733,7 @@ mod tests {
     #[test]
     fn stop_mask_agrees_with_bytes() {
         let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-        let alphabet = b"\"\\\x00\x01\x1f !#[\x7f\x80\xff\xde\x5cab\x21\x23\x20\x22";
+        let alphabet = b"\"\\\x00\x01\x1f !#[\x7f\x80\xff\xde\x5cab\x21\x23\x20\x22/09:.";
         for _ in 0..100_000 {
             let mut chunk = [b'a'; 16];
             for _ in 0..(x % 6) {
@@ -1679,6 +1750,13 @@ mod tests {
                 }
             }
             assert_eq!(stop_mask(&chunk), want, "{chunk:?}");
+            let mut want = 0u32;
+            for (i, c) in chunk.iter().enumerate() {
+                if c.is_ascii_digit() {
+                    want |= 1 << i;
+                }
+            }
+            assert_eq!(digit_mask(&chunk), want, "{chunk:?}");
         }
     }
 
