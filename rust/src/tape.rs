@@ -519,6 +519,21 @@ fn push(nodes: &mut Vec<Node>, tag: u8, flags: u8, a: usize, b: usize) {
     });
 }
 
+/// Push a key's node and its value's, with one capacity check.
+#[inline(always)]
+fn push2(nodes: &mut Vec<Node>, key: Node, value: Node) {
+    nodes.reserve(2);
+    let len = nodes.len();
+    // SAFETY: `reserve(2)` leaves a capacity of at least `len + 2`, so slots `len` and
+    // `len + 1` are allocated and unused; both are written before `set_len` covers them.
+    unsafe {
+        let end = nodes.as_mut_ptr().add(len);
+        end.write(key);
+        end.add(1).write(value);
+        nodes.set_len(len + 2);
+    }
+}
+
 /// Skip JSON whitespace from `pos`.
 #[inline(always)]
 fn ws(b: &[u8], mut pos: usize) -> usize {
@@ -758,13 +773,13 @@ impl Parser<'_, '_, '_> {
         let (head, tail) = KEEP[len & 15];
         let (head, tail) = (word(0) & head, word(8) & tail);
         let start = pos + 1;
-        self.nodes.push(Node {
+        let key = Node {
             tag: STR,
             flags: 0,
             id: self.keys.find(head, tail, len, &[]),
             a: start as u32,
             b: len as u32,
-        });
+        };
         if c == b'"' {
             // The value's text starts at `len + 3`; its first stop, if in the window, ends it
             // when it is its closing quote.
@@ -773,13 +788,14 @@ impl Parser<'_, '_, '_> {
             if rest != 0 {
                 let n = rest.trailing_zeros() as usize;
                 if text.get(v + n) == Some(&b'"') {
-                    self.nodes.push(Node {
+                    let value = Node {
                         tag: STR,
                         flags: 0,
                         id: 0,
                         a: (start + v) as u32,
                         b: n as u32,
-                    });
+                    };
+                    push2(self.nodes, key, value);
                     return Some(Fused::Member(start + v + n + 1));
                 }
             }
@@ -806,17 +822,19 @@ impl Parser<'_, '_, '_> {
                     }
                 }
                 if e < W && !matches!(text[e], b'e' | b'E') && (tag == FLOAT || e - s <= 19) {
-                    self.nodes.push(Node {
+                    let value = Node {
                         tag,
                         flags: 0,
                         id: 0,
                         a: (start + s) as u32,
                         b: (e - s) as u32,
-                    });
+                    };
+                    push2(self.nodes, key, value);
                     return Some(Fused::Member(start + e));
                 }
             }
         }
+        self.nodes.push(key);
         Some(Fused::Key((start + len + 2, c)))
     }
 
