@@ -620,25 +620,34 @@ impl Parser<'_, '_, '_> {
                     if c == if object { b'}' } else { b']' } {
                         pos += 1;
                         self.close(&mut cur, &mut depth);
-                    } else {
-                        if object {
-                            (pos, c) = self.key(pos)?;
+                    } else if object {
+                        // The first member, fused when it is plain, then the run after it.
+                        match self.fused_member(pos) {
+                            Some(Fused::Member(end)) => {
+                                let run = self.members_after(end)?;
+                                cur.count += run.members;
+                                pos = run.pos;
+                                if let Some(next) = run.value {
+                                    c = next;
+                                    continue 'value;
+                                }
+                            }
+                            Some(Fused::Key(next)) => {
+                                (pos, c) = next;
+                                continue 'value;
+                            }
+                            None => {
+                                (pos, c) = self.key(pos)?;
+                                continue 'value;
+                            }
                         }
+                    } else {
                         continue 'value;
                     }
                 }
-                b't' => {
-                    pos = literal(b, pos, b"true")?;
-                    push(self.nodes, TRUE, 0, 0, 0);
-                }
-                b'f' => {
-                    pos = literal(b, pos, b"false")?;
-                    push(self.nodes, FALSE, 0, 0, 0);
-                }
-                b'n' => {
-                    pos = literal(b, pos, b"null")?;
-                    push(self.nodes, NULL, 0, 0, 0);
-                }
+                b't' => pos = self.literal(pos, b"true", TRUE)?,
+                b'f' => pos = self.literal(pos, b"false", FALSE)?,
+                b'n' => pos = self.literal(pos, b"null", NULL)?,
                 _ => return Err(err_at(pos, "invalid character")),
             }
             // A value is complete: count it in its container, closing containers as they end.
@@ -688,52 +697,73 @@ impl Parser<'_, '_, '_> {
     /// another kind after a key (`value`: its first byte at `pos`); `members` counts the values
     /// followed by a key.
     #[inline(never)]
-    fn member_run(&mut self, mut pos: usize, mut c: u8) -> PResult<Run> {
+    fn member_run(&mut self, pos: usize, c: u8) -> PResult<Run> {
+        let pos = self.scalar(pos, c)?;
+        self.members_after(pos)
+    }
+
+    /// The literal `word` at `pos`, as a node of `tag`; the position after it.
+    #[inline(always)]
+    fn literal(&mut self, pos: usize, word: &[u8], tag: u8) -> PResult<usize> {
+        let end = literal(self.b, pos, word)?;
+        push(self.nodes, tag, 0, 0, 0);
+        Ok(end)
+    }
+
+    /// A string or a number (first byte `c`) at `pos`; the position after it.
+    #[inline(always)]
+    fn scalar(&mut self, pos: usize, c: u8) -> PResult<usize> {
+        if c == b'"' {
+            self.string(pos)
+        } else {
+            self.number(pos)
+        }
+    }
+
+    /// [`Parser::member_run`] from the position after a value (not counted in `members`).
+    #[inline(never)]
+    fn members_after(&mut self, mut pos: usize) -> PResult<Run> {
         let b = self.b;
         let mut members = 0;
         loop {
-            pos = if c == b'"' {
-                self.string(pos)?
-            } else {
-                self.number(pos)?
-            };
-            // After a value: the next member, while there are plain ones.
-            loop {
-                if b.get(pos) != Some(&b',') {
-                    return Ok(Run {
-                        pos,
-                        members,
-                        value: None,
-                    });
-                }
-                let next = match self.fused_member(pos + 1) {
-                    Some(Fused::Member(end)) => {
-                        members += 1;
-                        pos = end;
-                        continue;
-                    }
-                    Some(Fused::Key(next)) => Some(next),
-                    None => self.short_key(pos + 1),
-                };
-                let Some((next, v)) = next else {
-                    return Ok(Run {
-                        pos,
-                        members,
-                        value: None,
-                    });
-                };
-                members += 1;
-                pos = next;
-                c = v;
-                break;
-            }
-            if !matches!(c, b'"' | b'-' | b'0'..=b'9') {
+            if b.get(pos) != Some(&b',') {
                 return Ok(Run {
                     pos,
                     members,
-                    value: Some(c),
+                    value: None,
                 });
             }
+            let next = match self.fused_member(pos + 1) {
+                Some(Fused::Member(end)) => {
+                    members += 1;
+                    pos = end;
+                    continue;
+                }
+                Some(Fused::Key(next)) => Some(next),
+                None => self.short_key(pos + 1),
+            };
+            let Some((next, c)) = next else {
+                return Ok(Run {
+                    pos,
+                    members,
+                    value: None,
+                });
+            };
+            members += 1;
+            pos = match c {
+                b'"' | b'-' | b'0'..=b'9' => self.scalar(next, c)?,
+                // Literals as the general loop reads them.
+                b't' => self.literal(next, b"true", TRUE)?,
+                b'f' => self.literal(next, b"false", FALSE)?,
+                b'n' => self.literal(next, b"null", NULL)?,
+                _ => {
+                    return Ok(Run {
+                        pos: next,
+                        members,
+                        value: Some(c),
+                    })
+                }
+            };
         }
     }
 
@@ -1697,6 +1727,11 @@ mod tests {
             "123456789012345678901234567890",
             "true",
             "null",
+            "false",
+            "tru",
+            "nul",
+            "fals",
+            "trUe",
             "[]",
             "{}",
             r#"[1,"a"]"#,
