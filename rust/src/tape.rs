@@ -1294,16 +1294,17 @@ fn stops_sse2<const NON_ASCII: bool>(chunk: &[u8; 16]) -> u32 {
     // SAFETY: `chunk` is 16 readable bytes, and `_mm_loadu_si128` has no alignment
     // requirement. (Built from two words, LLVM loaded the chunk three times.)
     let v = unsafe { _mm_loadu_si128(chunk.as_ptr().cast()) };
-    // `x ^ 2` maps the quote (0x22) to 0x20 and the control characters onto themselves, so
-    // one unsigned "at most 0x20" test finds both.
+    // `x ^ 2` maps the quote (0x22) to 0x20 and the control characters onto themselves (and
+    // keeps the high bit), so one "at most 0x20" test finds both: unsigned, or signed to take
+    // the non-ASCII bytes (negative) too.
     let q = _mm_xor_si128(v, _mm_set1_epi8(2));
-    let quote_or_control = _mm_cmpeq_epi8(_mm_min_epu8(q, _mm_set1_epi8(0x20)), q);
     let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
-    let mut stops = _mm_or_si128(quote_or_control, backslash);
-    if NON_ASCII {
-        // A non-ASCII byte's own high bit.
-        stops = _mm_or_si128(stops, v);
-    }
+    let stops = if NON_ASCII {
+        _mm_or_si128(_mm_cmplt_epi8(q, _mm_set1_epi8(0x21)), backslash)
+    } else {
+        let quote_or_control = _mm_cmpeq_epi8(_mm_min_epu8(q, _mm_set1_epi8(0x20)), q);
+        _mm_or_si128(quote_or_control, backslash)
+    };
     _mm_movemask_epi8(stops) as u32
 }
 
@@ -1785,6 +1786,19 @@ mod tests {
 
     #[test]
     fn stop_mask_agrees_with_bytes() {
+        // Every byte value at every position.
+        for c in 0..=255u8 {
+            for i in 0..16 {
+                let mut chunk = [b'a'; 16];
+                chunk[i] = c;
+                let stop = c == b'"' || c == b'\\' || !(0x20..0x80).contains(&c);
+                assert_eq!(stop_mask(&chunk), u32::from(stop) << i, "{c:#x} at {i}");
+                assert_eq!(first_stop_utf8(&chunk), if stop { i } else { 16 });
+                let plain = c == b'"' || c == b'\\' || c < 0x20;
+                assert_eq!(first_stop(&chunk), if plain { i } else { 16 });
+                assert_eq!(digit_mask(&chunk), u32::from(c.is_ascii_digit()) << i);
+            }
+        }
         let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
         let alphabet = b"\"\\\x00\x01\x1f !#[\x7f\x80\xff\xde\x5cab\x21\x23\x20\x22/09:.";
         for _ in 0..100_000 {
