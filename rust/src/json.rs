@@ -153,7 +153,7 @@ pub fn dedup_members<'v, 'a>(members: &'v [Member<'a>]) -> Vec<(&'v Cow<'a, str>
 #[derive(Debug, Clone, Default)]
 pub struct KeyTable {
     names: Vec<String>,
-    /// Open addressing, at most a quarter full (a miss usually stops at the first slot); the slots
+    /// Open addressing, at most half full (a miss usually stops at the first slot); the slots
     /// hold the words, so a hit reads one slot.
     slots: Vec<KeySlot>,
 }
@@ -217,7 +217,7 @@ impl KeyTable {
 
     fn rebuild(&mut self) {
         // At most 2^24 slots: key_hash gives 24 bits (a plan has a few hundred keys).
-        let size = (self.names.len() * 4)
+        let size = (self.names.len() * 2)
             .next_power_of_two()
             .clamp(16, 1 << 24);
         let mut slots = vec![FREE; size];
