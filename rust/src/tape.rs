@@ -70,6 +70,28 @@ struct Open {
     object: bool,
 }
 
+/// What [`Parser::fused_member`] took.
+enum Fused {
+    /// A key and its string value: the position after the value.
+    Member(usize),
+    /// A key: its value's position and first byte.
+    Key((usize, u8)),
+}
+
+/// The bytes of text after a key's quote that [`Parser::fused_member`] scans at once (two
+/// 16-byte chunks; three, for longer values, measured slower).
+const W: usize = 32;
+
+/// Whether [`Parser::fused_member`] runs: where [`stop_mask`] is one SSE2 mask.
+const FUSED: bool = cfg!(all(target_arch = "x86_64", target_feature = "sse2"));
+
+/// Where [`Parser::member_run`] stopped.
+struct Run {
+    pos: usize,
+    members: u32,
+    value: Option<u8>,
+}
+
 /// A parsed frame: the tape and the text it borrows.
 #[derive(Debug, Clone, Copy)]
 pub struct Doc<'a, 't> {
@@ -497,6 +519,21 @@ fn push(nodes: &mut Vec<Node>, tag: u8, flags: u8, a: usize, b: usize) {
     });
 }
 
+/// Push a key's node and its value's, with one capacity check.
+#[inline(always)]
+fn push2(nodes: &mut Vec<Node>, key: Node, value: Node) {
+    nodes.reserve(2);
+    let len = nodes.len();
+    // SAFETY: `reserve(2)` leaves a capacity of at least `len + 2`, so slots `len` and
+    // `len + 1` are allocated and unused; both are written before `set_len` covers them.
+    unsafe {
+        let end = nodes.as_mut_ptr().add(len);
+        end.write(key);
+        end.add(1).write(value);
+        nodes.set_len(len + 2);
+    }
+}
+
 /// Skip JSON whitespace from `pos`.
 #[inline(always)]
 fn ws(b: &[u8], mut pos: usize) -> usize {
@@ -551,6 +588,16 @@ impl Parser<'_, '_, '_> {
         let (mut pos, mut c) = next_byte(b, 0)?;
         'value: loop {
             match c {
+                b'"' | b'-' | b'0'..=b'9' if cur.object => {
+                    // A run of scalar members, in a loop with few live values.
+                    let run = self.member_run(pos, c)?;
+                    cur.count += run.members;
+                    pos = run.pos;
+                    if let Some(next) = run.value {
+                        c = next;
+                        continue 'value;
+                    }
+                }
                 b'"' => pos = self.string(pos)?,
                 b'-' | b'0'..=b'9' => pos = self.number(pos)?,
                 b'{' | b'[' => {
@@ -573,25 +620,34 @@ impl Parser<'_, '_, '_> {
                     if c == if object { b'}' } else { b']' } {
                         pos += 1;
                         self.close(&mut cur, &mut depth);
-                    } else {
-                        if object {
-                            (pos, c) = self.key(pos)?;
+                    } else if object {
+                        // The first member, fused when it is plain, then the run after it.
+                        match self.fused_member(pos) {
+                            Some(Fused::Member(end)) => {
+                                let run = self.members_after(end)?;
+                                cur.count += run.members;
+                                pos = run.pos;
+                                if let Some(next) = run.value {
+                                    c = next;
+                                    continue 'value;
+                                }
+                            }
+                            Some(Fused::Key(next)) => {
+                                (pos, c) = next;
+                                continue 'value;
+                            }
+                            None => {
+                                (pos, c) = self.key(pos)?;
+                                continue 'value;
+                            }
                         }
+                    } else {
                         continue 'value;
                     }
                 }
-                b't' => {
-                    pos = literal(b, pos, b"true")?;
-                    push(self.nodes, TRUE, 0, 0, 0);
-                }
-                b'f' => {
-                    pos = literal(b, pos, b"false")?;
-                    push(self.nodes, FALSE, 0, 0, 0);
-                }
-                b'n' => {
-                    pos = literal(b, pos, b"null")?;
-                    push(self.nodes, NULL, 0, 0, 0);
-                }
+                b't' => pos = self.literal(pos, b"true", TRUE)?,
+                b'f' => pos = self.literal(pos, b"false", FALSE)?,
+                b'n' => pos = self.literal(pos, b"null", NULL)?,
                 _ => return Err(err_at(pos, "invalid character")),
             }
             // A value is complete: count it in its container, closing containers as they end.
@@ -632,6 +688,184 @@ impl Parser<'_, '_, '_> {
                 });
             }
         }
+    }
+
+    /// Object members from the scalar value (a string or a number, first byte `c`) at `pos`
+    /// on, while they are compact: each value, then a comma and a [`Parser::short_key`] whose
+    /// value is a string or a number again. It stops after a value (`value` None: the position
+    /// after it, where the caller's after-value loop takes over and counts it) or at a value of
+    /// another kind after a key (`value`: its first byte at `pos`); `members` counts the values
+    /// followed by a key.
+    #[inline(never)]
+    fn member_run(&mut self, pos: usize, c: u8) -> PResult<Run> {
+        let pos = self.scalar(pos, c)?;
+        self.members_after(pos)
+    }
+
+    /// The literal `word` at `pos`, as a node of `tag`; the position after it.
+    #[inline(always)]
+    fn literal(&mut self, pos: usize, word: &[u8], tag: u8) -> PResult<usize> {
+        let end = literal(self.b, pos, word)?;
+        push(self.nodes, tag, 0, 0, 0);
+        Ok(end)
+    }
+
+    /// A string or a number (first byte `c`) at `pos`; the position after it.
+    #[inline(always)]
+    fn scalar(&mut self, pos: usize, c: u8) -> PResult<usize> {
+        if c == b'"' {
+            self.string(pos)
+        } else {
+            self.number(pos)
+        }
+    }
+
+    /// [`Parser::member_run`] from the position after a value (not counted in `members`).
+    #[inline(never)]
+    fn members_after(&mut self, mut pos: usize) -> PResult<Run> {
+        let b = self.b;
+        let mut members = 0;
+        loop {
+            if b.get(pos) != Some(&b',') {
+                return Ok(Run {
+                    pos,
+                    members,
+                    value: None,
+                });
+            }
+            let next = match self.fused_member(pos + 1) {
+                Some(Fused::Member(end)) => {
+                    members += 1;
+                    pos = end;
+                    continue;
+                }
+                Some(Fused::Key(next)) => Some(next),
+                None => self.short_key(pos + 1),
+            };
+            let Some((next, c)) = next else {
+                return Ok(Run {
+                    pos,
+                    members,
+                    value: None,
+                });
+            };
+            members += 1;
+            pos = match c {
+                b'"' | b'-' | b'0'..=b'9' => self.scalar(next, c)?,
+                // Literals as the general loop reads them.
+                b't' => self.literal(next, b"true", TRUE)?,
+                b'f' => self.literal(next, b"false", FALSE)?,
+                b'n' => self.literal(next, b"null", NULL)?,
+                _ => {
+                    return Ok(Run {
+                        pos: next,
+                        members,
+                        value: Some(c),
+                    })
+                }
+            };
+        }
+    }
+
+    /// [`Parser::short_key`] and, when it is a plain string or number that ends within the same
+    /// [`W`]-byte window, the value after it: both scanned from one mask, so the value's scan
+    /// does not wait for the key's end (the member's latency is one load and mask, not two).
+    /// `Member`: both nodes pushed, the position after the value; `Key`: the key's node pushed,
+    /// the value's position and first byte (what `short_key` returns). None (nothing done):
+    /// near the end of the text, a key of 16 bytes or more, or anything `short_key` would not
+    /// take.
+    #[inline(always)]
+    fn fused_member(&mut self, pos: usize) -> Option<Fused> {
+        if !FUSED {
+            return None;
+        }
+        let b = self.b;
+        // The key's quote and `W` bytes of text, in two 16-byte chunks.
+        let w: &[u8; W + 1] = window(b, pos)?;
+        let (&quote, text) = w.split_first()?;
+        let (lo, hi) = text.split_first_chunk::<16>()?;
+        let hi: &[u8; 16] = hi.try_into().ok()?;
+        if quote != b'"' {
+            return None;
+        }
+        // The stops of the window: the key's end, and the value's after it.
+        let stops = u64::from(stop_mask(lo)) | u64::from(stop_mask(hi)) << 16;
+        let len = stops.trailing_zeros() as usize;
+        if len >= 16 || text[len] != b'"' || text[len + 1] != b':' || text[len + 2] <= b' ' {
+            return None;
+        }
+        let c = text[len + 2];
+        let word = |at: usize| {
+            let mut x = [0u8; 8];
+            x.copy_from_slice(&lo[at..at + 8]);
+            u64::from_le_bytes(x)
+        };
+        let (head, tail) = KEEP[len & 15];
+        let (head, tail) = (word(0) & head, word(8) & tail);
+        let start = pos + 1;
+        let key = Node {
+            tag: STR,
+            flags: 0,
+            id: self.keys.find(head, tail, len, &[]),
+            a: start as u32,
+            b: len as u32,
+        };
+        if c == b'"' {
+            // The value's text starts at `len + 3`; its first stop, if in the window, ends it
+            // when it is its closing quote.
+            let v = len + 3;
+            let rest = stops >> v;
+            if rest != 0 {
+                let n = rest.trailing_zeros() as usize;
+                if text.get(v + n) == Some(&b'"') {
+                    let value = Node {
+                        tag: STR,
+                        flags: 0,
+                        id: 0,
+                        a: (start + v) as u32,
+                        b: n as u32,
+                    };
+                    push2(self.nodes, key, value);
+                    return Some(Fused::Member(start + v + n + 1));
+                }
+            }
+        }
+        if c == b'-' || c.is_ascii_digit() {
+            // A plain number that ends within the window: `-?(0|[1-9][0-9]*)(\.[0-9]+)?` and
+            // then a byte that is none of a digit, `.`, `e`, `E` (exponents, longer integers and
+            // every error go the general way). Non-digits from the mask, with a stop bit at W.
+            let digits = u64::from(digit_mask(lo)) | u64::from(digit_mask(hi)) << 16;
+            let other = !digits | 1 << W;
+            let s = len + 2;
+            let p = s + usize::from(c == b'-');
+            let mut e = ((other >> p).trailing_zeros() as usize) + p;
+            let first = text.get(p).copied().unwrap_or(0);
+            if e > p && (first != b'0' || e == p + 1) && e < W {
+                let mut tag = INT;
+                if text[e] == b'.' {
+                    let f = ((other >> (e + 1)).trailing_zeros() as usize) + e + 1;
+                    if f > e + 1 && f < W {
+                        tag = FLOAT;
+                        e = f;
+                    } else {
+                        e = usize::MAX;
+                    }
+                }
+                if e < W && !matches!(text[e], b'e' | b'E') && (tag == FLOAT || e - s <= 19) {
+                    let value = Node {
+                        tag,
+                        flags: 0,
+                        id: 0,
+                        a: (start + s) as u32,
+                        b: (e - s) as u32,
+                    };
+                    push2(self.nodes, key, value);
+                    return Some(Fused::Member(start + e));
+                }
+            }
+        }
+        self.nodes.push(key);
+        Some(Fused::Key((start + len + 2, c)))
     }
 
     /// Close the innermost container `cur` at the current node count; its parent (if any)
@@ -1057,24 +1291,77 @@ fn first_stop_in<const NON_ASCII: bool>(chunk: &[u8; 16]) -> usize {
 #[target_feature(enable = "sse2")]
 fn stops_sse2<const NON_ASCII: bool>(chunk: &[u8; 16]) -> u32 {
     use std::arch::x86_64::*;
-    let word = |w: &[u8; 8]| u64::from_le_bytes(*w) as i64;
-    let (lo, hi) = chunk.split_at(8);
-    let (Ok(lo), Ok(hi)) = (lo.try_into(), hi.try_into()) else {
-        return 0;
-    };
-    // One unaligned load (LLVM merges the two words).
-    let v = _mm_set_epi64x(word(hi), word(lo));
-    // `x ^ 2` maps the quote (0x22) to 0x20 and the control characters onto themselves, so
-    // one unsigned "at most 0x20" test finds both.
+    // SAFETY: `chunk` is 16 readable bytes, and `_mm_loadu_si128` has no alignment
+    // requirement. (Built from two words, LLVM loaded the chunk three times.)
+    let v = unsafe { _mm_loadu_si128(chunk.as_ptr().cast()) };
+    // `x ^ 2` maps the quote (0x22) to 0x20 and the control characters onto themselves (and
+    // keeps the high bit), so one "at most 0x20" test finds both: unsigned, or signed to take
+    // the non-ASCII bytes (negative) too.
     let q = _mm_xor_si128(v, _mm_set1_epi8(2));
-    let quote_or_control = _mm_cmpeq_epi8(_mm_min_epu8(q, _mm_set1_epi8(0x20)), q);
     let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
-    let mut stops = _mm_or_si128(quote_or_control, backslash);
-    if NON_ASCII {
-        // A non-ASCII byte's own high bit.
-        stops = _mm_or_si128(stops, v);
-    }
+    let stops = if NON_ASCII {
+        _mm_or_si128(_mm_cmplt_epi8(q, _mm_set1_epi8(0x21)), backslash)
+    } else {
+        let quote_or_control = _mm_cmpeq_epi8(_mm_min_epu8(q, _mm_set1_epi8(0x20)), q);
+        _mm_or_si128(quote_or_control, backslash)
+    };
     _mm_movemask_epi8(stops) as u32
+}
+
+/// The bytes of `chunk` that [`first_stop_utf8`] stops at (a quote, a backslash, a control
+/// character or a non-ASCII byte), as a 16-bit mask: every one, not only the first.
+#[inline(always)]
+fn stop_mask(chunk: &[u8; 16]) -> u32 {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    {
+        // SAFETY: `stops_sse2` needs only SSE2, which this cfg proves the target has.
+        unsafe { stops_sse2::<true>(chunk) }
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+    {
+        // Unused there (`FUSED` is false), but exact.
+        let mut m = 0;
+        for (i, &c) in chunk.iter().enumerate() {
+            if c == b'"' || c == b'\\' || !(0x20..0x80).contains(&c) {
+                m |= 1 << i;
+            }
+        }
+        m
+    }
+}
+
+/// The ASCII digits of `chunk` as a 16-bit mask.
+#[inline(always)]
+fn digit_mask(chunk: &[u8; 16]) -> u32 {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    {
+        // SAFETY: `digits_sse2` needs only SSE2, which this cfg proves the target has.
+        unsafe { digits_sse2(chunk) }
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+    {
+        // Unused there (`FUSED` is false), but exact.
+        let mut m = 0;
+        for (i, c) in chunk.iter().enumerate() {
+            if c.is_ascii_digit() {
+                m |= 1 << i;
+            }
+        }
+        m
+    }
+}
+
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline]
+#[target_feature(enable = "sse2")]
+fn digits_sse2(chunk: &[u8; 16]) -> u32 {
+    use std::arch::x86_64::*;
+    // SAFETY: `chunk` is 16 readable bytes, and `_mm_loadu_si128` has no alignment requirement.
+    let v = unsafe { _mm_loadu_si128(chunk.as_ptr().cast()) };
+    // A digit is at most 9 after subtracting '0' (unsigned; the rest wrap above it).
+    let d = _mm_sub_epi8(v, _mm_set1_epi8(b'0' as i8));
+    let digit = _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(9)), d);
+    _mm_movemask_epi8(digit) as u32
 }
 
 /// [`first_stop`] in plain integer code (targets without SSE2, and the tests).
@@ -1406,6 +1693,137 @@ mod tests {
         for _ in 0..50_000 {
             let buf = crate::testutil::mutate(seed, 3, alphabet, &mut rng);
             utf8_both(&buf, &keys);
+        }
+    }
+
+    /// The member fast paths (`member_run`, `fused_member`) on the edges of their windows:
+    /// keys and values of every length around 16 and 32 bytes, escapes, non-ASCII and control
+    /// bytes, numbers of every shape, all near and at the end of the text.
+    #[test]
+    fn member_runs_agree_with_the_tree_parser() {
+        let mut keys = KeyTable::default();
+        for k in ["a", "bb", "k012345678901234", "k01234567890123", "k0123456"] {
+            keys.intern(k);
+        }
+        let limits = ParseLimits::default();
+        let values = [
+            r#""""#,
+            r#""x""#,
+            r#""0.0002""#,
+            "1",
+            "0",
+            "-1",
+            "-",
+            "01",
+            "-0",
+            "1.5",
+            "1.",
+            "1e5",
+            "-0.25e-3",
+            "0.1e",
+            "1.e3",
+            "-01",
+            "12345678901234567890",
+            "1234567890123456789",
+            "123456789012345678901234567890",
+            "true",
+            "null",
+            "false",
+            "tru",
+            "nul",
+            "fals",
+            "trUe",
+            "[]",
+            "{}",
+            r#"[1,"a"]"#,
+            r#"{"a":1}"#,
+            r#""a\nb""#,
+            r#""\u00e9""#,
+            "\"\u{e9}\"",
+            "\"a\tb\"",
+            r#""PERP_BTC_USDT""#,
+            r#""exactly_sixteen_""#,
+            r#""twenty_nine_bytes_long_value""#,
+            r#""thirty_two_bytes_long_value_____""#,
+            r#""abc"#,
+            "1 ",
+            " 1",
+            "\"\u{20ac}\u{20ac}\"",
+            "\"\u{1}\"",
+            r#""a\"b""#,
+        ];
+        let names = [
+            "a",
+            "bb",
+            "k012345678901234",
+            "k01234567890123",
+            "k0123456",
+            "zz",
+            "\u{e9}",
+            r"a\n",
+            "\u{7f}",
+        ];
+        let mut texts = Vec::new();
+        for v in values {
+            for k in names {
+                for (i, w) in values.iter().enumerate().step_by(3) {
+                    let members = format!("\"{k}\":{v},\"a\":{w},\"{k}\":{v}");
+                    texts.push(format!("{{\"bb\":0,{members}}}"));
+                    texts.push(format!("[{{\"bb\":\"x\",{members},\"a\":{i}}}]"));
+                    texts.push(format!("{{\"bb\":{v},\"{k}\":{w}}}"));
+                }
+            }
+        }
+        for t in &texts {
+            for len in (t.len().saturating_sub(40)..=t.len()).rev() {
+                if let Some(cut) = t.get(..len) {
+                    both(cut, limits, Some(&keys));
+                }
+            }
+            both(t, limits, None);
+        }
+    }
+
+    #[test]
+    fn stop_mask_agrees_with_bytes() {
+        // Every byte value at every position.
+        for c in 0..=255u8 {
+            for i in 0..16 {
+                let mut chunk = [b'a'; 16];
+                chunk[i] = c;
+                let stop = c == b'"' || c == b'\\' || !(0x20..0x80).contains(&c);
+                assert_eq!(stop_mask(&chunk), u32::from(stop) << i, "{c:#x} at {i}");
+                assert_eq!(first_stop_utf8(&chunk), if stop { i } else { 16 });
+                let plain = c == b'"' || c == b'\\' || c < 0x20;
+                assert_eq!(first_stop(&chunk), if plain { i } else { 16 });
+                assert_eq!(digit_mask(&chunk), u32::from(c.is_ascii_digit()) << i);
+            }
+        }
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let alphabet = b"\"\\\x00\x01\x1f !#[\x7f\x80\xff\xde\x5cab\x21\x23\x20\x22/09:.";
+        for _ in 0..100_000 {
+            let mut chunk = [b'a'; 16];
+            for _ in 0..(x % 6) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                chunk[(x >> 32) as usize % 16] = alphabet[(x >> 8) as usize % alphabet.len()];
+            }
+            x = x.wrapping_mul(0x2545_f491_4f6c_dd1d).wrapping_add(1);
+            let mut want = 0u32;
+            for (i, &c) in chunk.iter().enumerate() {
+                if c == b'"' || c == b'\\' || !(0x20..0x80).contains(&c) {
+                    want |= 1 << i;
+                }
+            }
+            assert_eq!(stop_mask(&chunk), want, "{chunk:?}");
+            let mut want = 0u32;
+            for (i, c) in chunk.iter().enumerate() {
+                if c.is_ascii_digit() {
+                    want |= 1 << i;
+                }
+            }
+            assert_eq!(digit_mask(&chunk), want, "{chunk:?}");
         }
     }
 
