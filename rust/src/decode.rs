@@ -2955,13 +2955,8 @@ mod tests {
 
     #[test]
     fn integers_parse_like_std() {
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut rng = crate::testutil::Rng::with_seed(0x9e37_79b9_7f4a_7c15);
+        let mut next = move || rng.next();
         for _ in 0..200_000 {
             let r = next();
             let mut t = String::new();

@@ -301,13 +301,8 @@ pub(crate) mod tests {
     #[test]
     fn fast_agrees_with_strict() {
         let mut fast = None;
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut rng = crate::testutil::Rng::with_seed(0x9e37_79b9_7f4a_7c15);
+        let mut next = move || rng.next();
         let data = br#"{"op":"notify","topic":"positions_cross.btc-usdt","data":[{"volume":1}]}"#
             .repeat(30);
         let gz = gzip(&data);

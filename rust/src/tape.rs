@@ -1799,17 +1799,14 @@ mod tests {
                 assert_eq!(digit_mask(&chunk), u32::from(c.is_ascii_digit()) << i);
             }
         }
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut rng = crate::testutil::Rng::with_seed(0x9e37_79b9_7f4a_7c15);
         let alphabet = b"\"\\\x00\x01\x1f !#[\x7f\x80\xff\xde\x5cab\x21\x23\x20\x22/09:.";
         for _ in 0..100_000 {
             let mut chunk = [b'a'; 16];
-            for _ in 0..(x % 6) {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
+            for _ in 0..(rng.next() % 6) {
+                let x = rng.next();
                 chunk[(x >> 32) as usize % 16] = alphabet[(x >> 8) as usize % alphabet.len()];
             }
-            x = x.wrapping_mul(0x2545_f491_4f6c_dd1d).wrapping_add(1);
             let mut want = 0u32;
             for (i, &c) in chunk.iter().enumerate() {
                 if c == b'"' || c == b'\\' || !(0x20..0x80).contains(&c) {
@@ -1829,18 +1826,15 @@ mod tests {
 
     #[test]
     fn first_stop_agrees_with_bytes() {
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut rng = crate::testutil::Rng::with_seed(0x9e37_79b9_7f4a_7c15);
         let alphabet = b"\"\\\x00\x01\x1f !#[\x7f\x80\xff\xde\x5cab\x21\x23\x20\x22";
         for _ in 0..200_000 {
             let mut chunk = [b'a'; 16];
-            for _ in 0..(x % 4) {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
+            for _ in 0..(rng.next() % 4) {
+                let x = rng.next();
                 let c = alphabet[(x >> 8) as usize % alphabet.len()];
                 chunk[(x >> 32) as usize % 16] = c;
             }
-            x = x.wrapping_mul(0x2545_f491_4f6c_dd1d).wrapping_add(1);
             let want = chunk
                 .iter()
                 .position(|&c| c == b'"' || c == b'\\' || c < 0x20)

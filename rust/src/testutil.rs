@@ -5,7 +5,13 @@ pub struct Rng(u64);
 
 impl Rng {
     pub fn new() -> Rng {
-        Rng(0x2545_f491_4f6c_dd1d)
+        Rng::with_seed(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// A generator from `seed` (not 0: xorshift would stay at 0).
+    pub fn with_seed(seed: u64) -> Rng {
+        assert_ne!(seed, 0, "a xorshift seed must not be 0");
+        Rng(seed)
     }
 
     pub fn next(&mut self) -> u64 {

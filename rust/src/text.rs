@@ -787,13 +787,8 @@ mod tests {
 
     #[test]
     fn packed_texts_compare_like_texts() {
-        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut rng = crate::testutil::Rng::with_seed(0x2545_f491_4f6c_dd1d);
+        let mut next = move || rng.next();
         let alphabet = [
             "a", "Z", "A", "z", "@", "[", "`", "{", "0", "_", "\u{0}", "é", "K", "ß",
         ];
@@ -828,13 +823,8 @@ mod tests {
 
     #[test]
     fn fast_float_matches_std_on_random_decimals() {
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut rng = crate::testutil::Rng::with_seed(0x9e37_79b9_7f4a_7c15);
+        let mut next = move || rng.next();
         for _ in 0..200_000 {
             let r = next();
             let int_len = (r % 12) as usize;
