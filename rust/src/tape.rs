@@ -1802,11 +1802,7 @@ mod tests {
         let mut rng = crate::testutil::Rng::with_seed(0x9e37_79b9_7f4a_7c15);
         let alphabet = b"\"\\\x00\x01\x1f !#[\x7f\x80\xff\xde\x5cab\x21\x23\x20\x22/09:.";
         for _ in 0..100_000 {
-            let mut chunk = [b'a'; 16];
-            for _ in 0..(rng.next() % 6) {
-                let x = rng.next();
-                chunk[(x >> 32) as usize % 16] = alphabet[(x >> 8) as usize % alphabet.len()];
-            }
+            let chunk = random_chunk(&mut rng, alphabet, 6);
             let mut want = 0u32;
             for (i, &c) in chunk.iter().enumerate() {
                 if c == b'"' || c == b'\\' || !(0x20..0x80).contains(&c) {
@@ -1824,17 +1820,22 @@ mod tests {
         }
     }
 
+    /// A 16-byte window of `a`s with fewer than `max_edits` bytes of `alphabet` at random places.
+    fn random_chunk(rng: &mut crate::testutil::Rng, alphabet: &[u8], max_edits: u64) -> [u8; 16] {
+        let mut chunk = [b'a'; 16];
+        for _ in 0..(rng.next() % max_edits) {
+            let x = rng.next();
+            chunk[(x >> 32) as usize % 16] = alphabet[(x >> 8) as usize % alphabet.len()];
+        }
+        chunk
+    }
+
     #[test]
     fn first_stop_agrees_with_bytes() {
         let mut rng = crate::testutil::Rng::with_seed(0x9e37_79b9_7f4a_7c15);
         let alphabet = b"\"\\\x00\x01\x1f !#[\x7f\x80\xff\xde\x5cab\x21\x23\x20\x22";
         for _ in 0..200_000 {
-            let mut chunk = [b'a'; 16];
-            for _ in 0..(rng.next() % 4) {
-                let x = rng.next();
-                let c = alphabet[(x >> 8) as usize % alphabet.len()];
-                chunk[(x >> 32) as usize % 16] = c;
-            }
+            let chunk = random_chunk(&mut rng, alphabet, 4);
             let want = chunk
                 .iter()
                 .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
