@@ -23,8 +23,8 @@ use crate::error::{field_error, Failure, FailureKind, FieldError, FieldErrorKind
 use crate::inflate::{self, InflateError};
 use crate::json::{JsonError, ParseLimits, Value};
 use crate::plan::{
-    Base, Case, CmpOp, Cond, Emit, Exchange, FastMap, Field, FieldType, Hot, HotPath, Iter,
-    JsonType, KindId, MapFrom, Op, Part, Path, Plan, Route, SignBy, Source, TextSet,
+    Base, Case, CmpOp, Cond, Emit, Exchange, Field, FieldType, Hot, HotPath, Iter, JsonType,
+    KindId, MapFrom, Op, Part, Path, Plan, Route, SignBy, Source, TextSet,
 };
 use crate::tape::{self, Doc, Tape};
 use crate::text::{self, Packed};
@@ -117,14 +117,22 @@ impl Slot<'_> {
 }
 
 /// Store `v` in a slot. The slot is almost always still None, which owns nothing: overwriting
-/// it without the drop glue saves an out-of-line `drop_in_place` call per field.
+/// it without the drop glue saves an out-of-line `drop_in_place` call per field (and one store
+/// path, not two, keeps the code small).
 #[inline(always)]
 fn put<'a>(out: &mut Slot<'a>, v: Slot<'a>) {
-    if matches!(out, Slot::None) {
-        std::mem::forget(std::mem::replace(out, v));
+    let old = std::mem::replace(out, v);
+    if matches!(old, Slot::None) {
+        std::mem::forget(old);
     } else {
-        *out = v;
+        drop_slot(old);
     }
+}
+
+#[cold]
+#[inline(never)]
+fn drop_slot(old: Slot<'_>) {
+    drop(old);
 }
 
 /// Which class and keyword names an event is built with.
@@ -1018,6 +1026,16 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
             .get(a..a.saturating_add(n.b as usize))
     }
 
+    /// [`Doc::raw`] of a node already read.
+    #[inline(always)]
+    fn raw_str(&self, n: tape::Node) -> Option<&'a str> {
+        if n.flags & tape::ESCAPED != 0 {
+            return None;
+        }
+        let a = n.a as usize;
+        self.doc.text.get(a..a.saturating_add(n.b as usize))
+    }
+
     /// The text of a str, `_JsonFloat` or int (`str(n)`), with the frame's lifetime.
     fn cur_text(&self, v: &Cur<'a>) -> Option<Cow<'a, str>> {
         match v {
@@ -1372,10 +1390,7 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
                         put(s, Slot::Const(c));
                     }
                 }
-                // The dense Hot table drives the loop; a Field is read only when needed.
-                for h in &emit.hot {
-                    self.field(route, emit, h, slots, ctx, || locs.render(r.loc))?;
-                }
+                self.fields(route, emit, slots, ctx, locs, r.loc)?;
                 if matches!(slots.get(1), Some(Slot::None)) {
                     if env_ts.is_none() {
                         *env_ts = Some(self.envelope_time()?);
@@ -1563,8 +1578,250 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
         Ok(())
     }
 
-    /// `_field`: evaluate, convert, default, and store one field (and its raw symbol).
-    #[inline]
+    /// Evaluate an emit's fields into a record's event slots (`loc`: the record's location).
+    /// The dense Hot table drives the loop; a Field is read only when needed.
+    #[inline(never)]
+    fn fields(
+        &mut self,
+        route: &Route,
+        emit: &'a Emit,
+        slots: &mut [Slot<'a>],
+        ctx: Ctx,
+        locs: &Locs<'_>,
+        loc: u32,
+    ) -> Result<(), Failure> {
+        let float = self.eng.numbers == Numbers::Float;
+        for h in &emit.hot {
+            if !self.fast_field(emit, h, slots, ctx, float) {
+                self.field(route, emit, h, slots, ctx, || locs.render(loc))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A field in the common cases, by its [`Hot`] entry: a gathered or `any` frame value
+    /// converted by [`Run::fast_store`], an absent optional value's default, a constant, a
+    /// mapped enum, a re-signed float. false: nothing was stored, and [`Run::field`] evaluates
+    /// the field in general (which decides the same, and makes every error). One copy of this
+    /// runs every field of every emit: what is unusual stays out of it.
+    #[inline(always)]
+    fn fast_field(
+        &mut self,
+        emit: &'a Emit,
+        h: &Hot,
+        slots: &mut [Slot<'a>],
+        ctx: Ctx,
+        float: bool,
+    ) -> bool {
+        let v = match h.path {
+            HotPath::Rec if ctx.rec == self.gathered => self.st.vals.get(usize::from(h.gslot)),
+            HotPath::Root => self.st.root_vals.get(usize::from(h.gslot)),
+            HotPath::NoSource => Some(&MISSING),
+            HotPath::Any => return self.fast_any(emit, h, slots, ctx, float),
+            HotPath::Interned | HotPath::Bool => {
+                if let Some(out) = slots.get_mut(h.slot as usize) {
+                    put(
+                        out,
+                        match h.path {
+                            HotPath::Interned => Slot::Interned(h.aux),
+                            _ => Slot::Bool(h.aux != 0),
+                        },
+                    );
+                }
+                return true;
+            }
+            HotPath::Map if ctx.rec == self.gathered => {
+                let Some(value) = self.fast_map(emit, h, ctx, slots) else {
+                    return false;
+                };
+                if let Some(out) = slots.get_mut(h.slot as usize) {
+                    put(out, value);
+                }
+                return true;
+            }
+            HotPath::Signed if float && ctx.rec == self.gathered => {
+                let Some(x) = self.fast_signed(emit, h, ctx) else {
+                    return false;
+                };
+                if let Some(out) = slots.get_mut(h.slot as usize) {
+                    put(out, Slot::Float(x));
+                }
+                return true;
+            }
+            _ => None,
+        };
+        let Some(&(mut v)) = v else { return false };
+        if h.when {
+            // The Field is read only for a `when` (a failing one: the general path fails).
+            let w = emit.fields.get(h.field as usize);
+            match w.and_then(|f| f.source.as_ref()?.when.as_ref()) {
+                Some(w) => match self.cond(w, ctx) {
+                    Ok(true) => {}
+                    Ok(false) => v = MISSING,
+                    Err(_) => return false,
+                },
+                None => return false,
+            }
+        }
+        self.fast_value(emit, h, v, slots, float)
+    }
+
+    /// The value of `v` (MISSING: none) stored: the default of an absent optional value, or
+    /// [`Run::fast_store`]. false: take the general path.
+    #[inline(always)]
+    fn fast_value(
+        &mut self,
+        emit: &'a Emit,
+        h: &Hot,
+        v: u32,
+        slots: &mut [Slot<'a>],
+        float: bool,
+    ) -> bool {
+        // MISSING is no node: it reads as null.
+        let n = self.doc.node(v);
+        if n.tag == tape::NULL {
+            if h.required {
+                return false;
+            }
+            if let Some(out) = slots.get_mut(h.slot as usize) {
+                put(out, h.default.map_or(Slot::None, Slot::Const));
+            }
+            return true;
+        }
+        self.fast_store(emit, h, n, slots, float)
+    }
+
+    /// A [`Field::fast_any`] field: the first of its paths with a value (not null).
+    #[inline(always)]
+    fn fast_any(
+        &mut self,
+        emit: &'a Emit,
+        h: &Hot,
+        slots: &mut [Slot<'a>],
+        ctx: Ctx,
+        float: bool,
+    ) -> bool {
+        let Some(Op::Any(args)) = (emit.fields.get(h.field as usize))
+            .and_then(|f| f.source.as_ref())
+            .map(|s| &s.op)
+        else {
+            return false;
+        };
+        let mut found = MISSING;
+        for alt in args {
+            if let Op::Path(p) = &alt.op {
+                match self.get(p, ctx) {
+                    Got::Missing | Got::Null => {}
+                    Got::N(i) if self.doc.tag(i) == tape::NULL => {}
+                    Got::N(i) => {
+                        found = i;
+                        break;
+                    }
+                    // A map key is a string made here: the general path.
+                    Got::Key(_) => return false,
+                }
+            }
+        }
+        self.fast_value(emit, h, found, slots, float)
+    }
+
+    /// `_convert` of a frame value (not null) in the common cases, stored into the field's
+    /// slot (and a symbol's raw slot): a decimal string or number, an integer, a known enum
+    /// string, a plain string, a boolean. false: take the general path, which also makes the
+    /// errors.
+    #[inline(always)]
+    fn fast_store(
+        &mut self,
+        emit: &'a Emit,
+        h: &Hot,
+        n: tape::Node,
+        slots: &mut [Slot<'a>],
+        float: bool,
+    ) -> bool {
+        let value = match (h.ty, n.tag) {
+            (FieldType::Decimal, tape::STR | tape::FLOAT) if float => {
+                // One pass for the usual short decimals (checked and converted); anything
+                // else: the general path.
+                match self.raw_bytes(n).and_then(text::decimal_float_bytes) {
+                    Some(x) => Slot::Float(x),
+                    None => return false,
+                }
+            }
+            (FieldType::Decimal, tape::STR | tape::FLOAT) => match self.raw_str(n) {
+                Some(t)
+                    if !t.is_empty()
+                        && text::is_decimal_text(t)
+                        && text::decimal_constructible(t) =>
+                {
+                    Slot::Decimal(Cow::Borrowed(t))
+                }
+                _ => return false,
+            },
+            (FieldType::Decimal | FieldType::Int | FieldType::Time, tape::INT) => {
+                let Some(i) = self.raw_bytes(n).and_then(parse_i64) else {
+                    return false;
+                };
+                match h.ty {
+                    FieldType::Int => Slot::Int(i),
+                    FieldType::Time => Slot::Int(seconds_to_ms(i)),
+                    // Exactly representable: float(str(i)) is i as f64.
+                    _ if float && i.unsigned_abs() <= 1 << 53 => Slot::Float(i as f64),
+                    _ => return false,
+                }
+            }
+            (FieldType::Bool, tape::TRUE) => Slot::Bool(true),
+            (FieldType::Bool, tape::FALSE) => Slot::Bool(false),
+            (FieldType::Enum, tape::STR) => {
+                let (Some(f), Some(k)) = (
+                    emit.fields.get(h.field as usize),
+                    self.raw_bytes(n).and_then(Packed::of),
+                ) else {
+                    return false;
+                };
+                match f.packed_values.iter().position(|p| *p == k) {
+                    Some(i) => f
+                        .values
+                        .get(i)
+                        .map_or(Slot::None, |(_, id)| Slot::Interned(*id)),
+                    None => return false,
+                }
+            }
+            (FieldType::Text, tape::STR) => {
+                let Some(t) = self.raw_str(n) else {
+                    return false;
+                };
+                Slot::Str(match h.case {
+                    Case::Keep => Cow::Borrowed(t),
+                    Case::Lower => text::lower(t),
+                    Case::Upper => text::upper(t),
+                })
+            }
+            (FieldType::Symbol, tape::STR) => {
+                let Some(t) = self.raw_str(n) else {
+                    return false;
+                };
+                let (unified, raw) = self.symbol(Cow::Borrowed(t));
+                if let Some(out) = slots.get_mut(h.slot as usize) {
+                    put(out, unified);
+                }
+                if let Some(out) = slots.get_mut(h.aux as usize) {
+                    put(out, raw);
+                }
+                return true;
+            }
+            _ => return false,
+        };
+        if let Some(out) = slots.get_mut(h.slot as usize) {
+            put(out, value);
+        }
+        true
+    }
+
+    /// `_field` in general: evaluate, convert, default, and store one field (and its raw
+    /// symbol), or fail with the field's error. Cold: the paths to it are laid out away from
+    /// the fast ones (a plan's few general fields run it all the same).
+    #[cold]
+    #[inline(never)]
     fn field(
         &mut self,
         route: &Route,
@@ -1574,14 +1831,17 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
         ctx: Ctx,
         loc: impl FnOnce() -> String,
     ) -> Result<(), Failure> {
-        // Only the address: the Field is read where a path needs it.
         let Some(f) = emit.fields.get(h.field as usize) else {
             return Ok(());
         };
-        if let Err(e) = self.field_value(h, f, slots, ctx) {
-            return Err(self.field_failure(route, emit, f, e, loc));
+        let value = match &f.source {
+            Some(s) => self.source(s, ctx, slots),
+            None => Ok(ABSENT),
+        };
+        match value.and_then(|v| self.finish_field(f, v, slots)) {
+            Ok(()) => Ok(()),
+            Err(e) => Err(self.field_failure(route, emit, f, e, loc)),
         }
-        Ok(())
     }
 
     /// The failure of a field: `{kind}.{field}[ at {loc}][ (from {paths})]: {message}`.
@@ -1617,124 +1877,6 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
                 )
             }
         }
-    }
-
-    /// Evaluate a field into `slots[f.slot]`, dispatched on its [`Hot`] entry.
-    #[inline(always)]
-    fn field_value(
-        &mut self,
-        h: &Hot,
-        f: &'a Field,
-        slots: &mut [Slot<'a>],
-        ctx: Ctx,
-    ) -> Result<(), FieldError> {
-        let fast = match h.path {
-            HotPath::Rec if ctx.rec == self.gathered => self.st.vals.get(usize::from(h.gslot)),
-            HotPath::Root => self.st.root_vals.get(usize::from(h.gslot)),
-            HotPath::Interned | HotPath::Bool => {
-                if let Some(out) = slots.get_mut(h.slot as usize) {
-                    *out = match h.path {
-                        HotPath::Interned => Slot::Interned(h.aux),
-                        _ => Slot::Bool(h.aux != 0),
-                    };
-                }
-                return Ok(());
-            }
-            _ => None,
-        };
-        if let Some(&v) = fast {
-            // The Field is read only for a `when`.
-            let held = !h.when
-                || match f.source.as_ref().and_then(|s| s.when.as_ref()) {
-                    Some(w) => self.cond(w, ctx)?,
-                    None => true,
-                };
-            if !held || v == MISSING || self.doc.tag(v) == tape::NULL {
-                return self.finish(h, f, ABSENT, slots);
-            }
-            if self.fast_store(h, f, v, slots) {
-                return Ok(());
-            }
-            return self.finish(h, f, Cur::N(v), slots);
-        }
-        let Some(s) = &f.source else {
-            return self.finish(h, f, ABSENT, slots);
-        };
-        if h.path == HotPath::Any {
-            if let Op::Any(args) = &s.op {
-                let mut found = None;
-                for alt in args {
-                    if let Op::Path(p) = &alt.op {
-                        match self.get(p, ctx) {
-                            Got::Missing | Got::Null => {}
-                            Got::N(i) if self.doc.tag(i) == tape::NULL => {}
-                            got => {
-                                found = Some(got);
-                                break;
-                            }
-                        }
-                    }
-                }
-                let v = match found {
-                    None => ABSENT,
-                    Some(Got::Key(k)) => Cur::Str(self.node_cow(k)),
-                    Some(Got::N(i)) => {
-                        if self.fast_store(h, f, i, slots) {
-                            return Ok(());
-                        }
-                        Cur::N(i)
-                    }
-                    Some(_) => ABSENT,
-                };
-                return self.finish(h, f, v, slots);
-            }
-        }
-        if let (HotPath::Map, Some(fm), true) = (h.path, &f.fast_map, ctx.rec == self.gathered) {
-            if let Some(value) = self.fast_map(fm, s, ctx, slots) {
-                if let Some(out) = slots.get_mut(h.slot as usize) {
-                    put(out, value);
-                }
-                return Ok(());
-            }
-        }
-        if let (HotPath::Signed, Some(slot), true) =
-            (h.path, f.fast_signed, ctx.rec == self.gathered)
-        {
-            if let Some(x) = self.fast_signed(s, slot, ctx) {
-                if let Some(out) = slots.get_mut(h.slot as usize) {
-                    put(out, Slot::Float(x));
-                }
-                return Ok(());
-            }
-        }
-        let v = match self.source(s, ctx, slots)? {
-            Cur::N(v) => {
-                if self.fast_store(h, f, v, slots) {
-                    return Ok(());
-                }
-                Cur::N(v)
-            }
-            v => v,
-        };
-        self.finish(h, f, v, slots)
-    }
-
-    /// [`Run::finish_field`], with an absent optional value's default stored inline.
-    #[inline(always)]
-    fn finish(
-        &mut self,
-        h: &Hot,
-        f: &'a Field,
-        v: Cur<'a>,
-        slots: &mut [Slot<'a>],
-    ) -> Result<(), FieldError> {
-        if matches!(v, Cur::Absent(_)) && !h.required {
-            if let Some(out) = slots.get_mut(h.slot as usize) {
-                put(out, h.default.map_or(Slot::None, Slot::Const));
-            }
-            return Ok(());
-        }
-        self.finish_field(f, v, slots)
     }
 
     /// Convert a field's value (or take its default) into its slot.
@@ -1781,11 +1923,13 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
     #[inline]
     fn fast_map(
         &mut self,
-        fm: &FastMap,
-        s: &'a Source,
+        emit: &'a Emit,
+        h: &Hot,
         ctx: Ctx,
         slots: &[Slot<'a>],
     ) -> Option<Slot<'a>> {
+        let f = emit.fields.get(h.field as usize)?;
+        let (fm, s) = (f.fast_map.as_ref()?, f.source.as_ref()?);
         let srcs = match &s.op {
             Op::Any(args) => args.as_slice(),
             _ => std::slice::from_ref(s),
@@ -1836,12 +1980,11 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
 
     /// A [`Field::fast_signed`] field in float mode, without building the re-signed text:
     /// `float("-" + digits)` is `-float(digits)`. None: take the general path (absent values,
-    /// bad numbers, decimal mode).
+    /// bad numbers).
     #[inline]
-    fn fast_signed(&mut self, s: &Source, slot: u16, ctx: Ctx) -> Option<f64> {
-        if self.eng.numbers != Numbers::Float {
-            return None;
-        }
+    fn fast_signed(&mut self, emit: &'a Emit, h: &Hot, ctx: Ctx) -> Option<f64> {
+        let f = emit.fields.get(h.field as usize)?;
+        let (slot, s) = (f.fast_signed?, f.source.as_ref()?);
         let v = *self.st.vals.get(usize::from(slot))?;
         if v == MISSING {
             return None;
@@ -1875,97 +2018,6 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
             negative = !negative;
         }
         Some(if negative { -x.abs() } else { x.abs() })
-    }
-
-    /// `_convert` of a frame value in the common cases (a decimal string or number, an
-    /// integer, a known enum string, a plain string, a boolean); None: take the general path,
-    /// which also makes the errors.
-    #[inline(always)]
-    fn fast_convert(
-        &mut self,
-        ty: FieldType,
-        case: Case,
-        f: &'a Field,
-        v: u32,
-    ) -> Option<Slot<'a>> {
-        let n = self.doc.node(v);
-        match (ty, n.tag) {
-            (FieldType::Decimal, tape::STR | tape::FLOAT) => {
-                if self.eng.numbers == Numbers::Float {
-                    // One pass for the usual short decimals (checked and converted).
-                    if let Some(x) = text::decimal_float_bytes(self.raw_bytes(n)?) {
-                        return Some(Slot::Float(x));
-                    }
-                }
-                let t = self.doc.raw(v)?;
-                if t.is_empty() || !text::is_decimal_text(t) {
-                    return None;
-                }
-                match self.eng.numbers {
-                    Numbers::Float => {
-                        let x = text::parse_float(t);
-                        x.is_finite().then_some(Slot::Float(x))
-                    }
-                    Numbers::Decimal => {
-                        text::decimal_constructible(t).then_some(Slot::Decimal(Cow::Borrowed(t)))
-                    }
-                }
-            }
-            (FieldType::Decimal, tape::INT) if self.eng.numbers == Numbers::Float => {
-                let n = parse_i64(self.raw_bytes(n)?)?;
-                // Exactly representable: float(str(n)) is n as f64.
-                (n.unsigned_abs() <= 1 << 53).then_some(Slot::Float(n as f64))
-            }
-            (FieldType::Int, tape::INT) => Some(Slot::Int(parse_i64(self.raw_bytes(n)?)?)),
-            (FieldType::Time, tape::INT) => {
-                Some(Slot::Int(seconds_to_ms(parse_i64(self.raw_bytes(n)?)?)))
-            }
-            (FieldType::Bool, tape::TRUE) => Some(Slot::Bool(true)),
-            (FieldType::Bool, tape::FALSE) => Some(Slot::Bool(false)),
-            (FieldType::Enum, tape::STR) => {
-                let k = Packed::of(self.raw_bytes(n)?)?;
-                let i = f.packed_values.iter().position(|p| *p == k)?;
-                f.values.get(i).map(|(_, id)| Slot::Interned(*id))
-            }
-            (FieldType::Text, tape::STR) => {
-                let t = self.doc.raw(v)?;
-                Some(Slot::Str(match case {
-                    Case::Keep => Cow::Borrowed(t),
-                    Case::Lower => text::lower(t),
-                    Case::Upper => text::upper(t),
-                }))
-            }
-            _ => None,
-        }
-    }
-
-    /// [`Run::fast_convert`] stored into the field's slot (and a symbol's raw slot); false:
-    /// take the general path.
-    #[inline(always)]
-    fn fast_store(&mut self, h: &Hot, f: &'a Field, v: u32, slots: &mut [Slot<'a>]) -> bool {
-        if h.ty == FieldType::Symbol {
-            let n = self.doc.node(v);
-            let Some(t) = (n.tag == tape::STR).then(|| self.doc.raw(v)).flatten() else {
-                return false;
-            };
-            let (unified, raw) = self.symbol(Cow::Borrowed(t));
-            if let Some(out) = slots.get_mut(h.slot as usize) {
-                put(out, unified);
-            }
-            if let Some(out) = f.raw_slot.and_then(|r| slots.get_mut(r)) {
-                put(out, raw);
-            }
-            return true;
-        }
-        match self.fast_convert(h.ty, h.case, f, v) {
-            Some(value) => {
-                if let Some(out) = slots.get_mut(h.slot as usize) {
-                    put(out, value);
-                }
-                true
-            }
-            None => false,
-        }
     }
 
     /// The sign of a slot value (`n > 0`, `n < 0`), or None for None; a text is a TypeError.

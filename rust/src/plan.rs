@@ -359,7 +359,8 @@ pub struct Hot {
     pub slot: u32,
     /// Index into [`Emit::fields`].
     pub field: u32,
-    /// [`HotPath::Interned`]: the string id; [`HotPath::Bool`]: 0 or 1.
+    /// [`HotPath::Interned`]: the string id; [`HotPath::Bool`]: 0 or 1; a symbol field: its
+    /// raw slot (`u32::MAX`: none).
     pub aux: u32,
     pub default: Option<u32>,
 }
@@ -400,6 +401,14 @@ impl Hot {
             _ if f.fast_map.is_some() => (HotPath::Map, 0, 0),
             _ if f.fast_signed.is_some() => (HotPath::Signed, 0, 0),
             _ => (HotPath::General, 0, 0),
+        };
+        let raw_slot = f
+            .raw_slot
+            .map_or(u32::MAX, |r| u32::try_from(r).unwrap_or(u32::MAX));
+        let aux = if f.ty == FieldType::Symbol {
+            raw_slot
+        } else {
+            aux
         };
         // An index past u32 is past any slice: out of range either way.
         let slot = u32::try_from(f.slot).unwrap_or(u32::MAX);
