@@ -208,15 +208,32 @@ impl<'a> FrameOut<'a> {
     /// per frame.
     pub fn recycle<'b>(mut self) -> FrameOut<'b> {
         self.events.clear();
-        self.slots.clear();
+        // Most values own nothing: drop the others in place, then the vector needs no drop
+        // glue value by value. (A variant not named here is dropped: safe by default.)
+        for s in &mut self.slots {
+            if !matches!(
+                s,
+                Slot::None
+                    | Slot::Exchange
+                    | Slot::Now
+                    | Slot::Bool(_)
+                    | Slot::Int(_)
+                    | Slot::Float(_)
+                    | Slot::Interned(_)
+                    | Slot::Const(_)
+            ) {
+                *s = Slot::None;
+            }
+        }
         let mut slots = std::mem::ManuallyDrop::new(self.slots);
         let (ptr, cap) = (slots.as_mut_ptr(), slots.capacity());
         FrameOut {
             events: self.events,
-            // SAFETY: `ptr` and `cap` are those of a live, empty Vec<Slot<'a>> whose ownership
-            // moves here (ManuallyDrop: it is not freed twice); Slot<'a> and Slot<'b> are the
-            // same type up to a lifetime (same size, alignment and layout), and with length 0
-            // no value of the old lifetime is carried over.
+            // SAFETY: `ptr` and `cap` are those of a live Vec<Slot<'a>> whose ownership moves
+            // here (ManuallyDrop: it is not freed twice); its values own nothing (the owning
+            // ones were replaced above), so forgetting them leaks nothing; Slot<'a> and
+            // Slot<'b> are the same type up to a lifetime (same size, alignment and layout),
+            // and with length 0 no value of the old lifetime is carried over.
             slots: unsafe { Vec::from_raw_parts(ptr.cast::<Slot<'b>>(), 0, cap) },
             failure: None,
         }
@@ -2750,6 +2767,12 @@ mod tests {
         e.decode_reusing(&mut st, frame, &mut scratch, &mut again);
         assert_eq!(again.events.len(), 1);
         assert_eq!(again.slots.as_ptr() as usize, slots);
+        // The symbol slots' references are dropped, not forgotten: only the cache holds the
+        // texts again (unified: its entry; raw: its entry and the map key).
+        assert!(again.slots.iter().any(|s| matches!(s, Slot::Symbol(..))));
+        let again = again.recycle();
+        let (raw, unified) = &st.entries[0];
+        assert_eq!((Arc::strong_count(raw), Arc::strong_count(unified)), (2, 1));
         // A failure leaves no events behind.
         let mut bad = again.recycle();
         e.decode_reusing(
