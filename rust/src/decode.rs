@@ -606,6 +606,17 @@ fn ascii_lower_prefix(t: &[u8], v: &[u8], whole: bool) -> bool {
     fits && t.iter().zip(v).all(|(a, b)| a.to_ascii_lowercase() == *b)
 }
 
+/// `t` up to the first `sep` (all of it if none). A one-byte separator (ASCII: the usual `.`)
+/// is a byte scan; `str::find` would set up a two-way searcher for every frame.
+#[inline]
+fn cut_before<'t>(t: &'t str, sep: &str) -> &'t str {
+    let at = match sep.as_bytes() {
+        &[c] => t.bytes().position(|b| b == c),
+        _ => t.find(sep),
+    };
+    at.and_then(|i| t.get(..i)).unwrap_or(t)
+}
+
 /// `f` of the text as compared: `t` itself, or `t.lower()` under `ci`.
 #[inline]
 fn with_key<R>(t: &str, ci: bool, f: impl FnOnce(Key<'_>) -> R) -> R {
@@ -1210,8 +1221,8 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
             let Some(mut t) = self.got_canonical(got) else {
                 continue;
             };
-            if let Some(i) = key.before.as_deref().and_then(|sep| t.find(sep)) {
-                t = t.get(..i).unwrap_or(t);
+            if let Some(sep) = key.before.as_deref() {
+                t = cut_before(t, sep);
             }
             match Packed::key(t.as_bytes(), key.ci) {
                 Some(k) => {
@@ -2478,9 +2489,7 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
                             "empty separator".to_owned(),
                         )));
                     }
-                    if let Some(i) = t.find(sep.as_str()) {
-                        t = t.get(..i).unwrap_or(t);
-                    }
+                    t = cut_before(t, sep);
                 }
                 if *op != CmpOp::Prefix {
                     if let Some(k) = Packed::key(t.as_bytes(), *ci) {
@@ -3002,5 +3011,22 @@ mod tests {
         assert_eq!(symbol_part("BTC/USDT", "settle"), None);
         assert_eq!(symbol_part("BTC/USDT", "quote"), Some("USDT"));
         assert_eq!(symbol_part("BTCUSDT", "base"), None);
+    }
+
+    #[test]
+    fn cut_before_is_str_find() {
+        for (t, sep) in [
+            ("positions_cross.btc-usdt", "."),
+            ("a.b.c", "."),
+            ("plain", "."),
+            ("", "."),
+            ("é.x", "."),
+            ("xé", "é"),
+            ("a::b::c", "::"),
+            ("a:b", "::"),
+        ] {
+            let want = t.find(sep).map_or(t, |i| &t[..i]);
+            assert_eq!(cut_before(t, sep), want, "{t:?} {sep:?}");
+        }
     }
 }
