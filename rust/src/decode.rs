@@ -1098,6 +1098,7 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
             }
             (Base::Rec, _, Some(slot)) if ctx.rec == ROOT => slot,
             (Base::Root, _, Some(slot)) => slot,
+            (Base::Parent, _, Some(slot)) if ctx.parent == Some(ROOT) => slot,
             _ => return None,
         };
         self.st.root_vals.get(usize::from(slot)).copied()
@@ -3011,6 +3012,55 @@ mod tests {
         assert_eq!(symbol_part("BTC/USDT", "settle"), None);
         assert_eq!(symbol_part("BTC/USDT", "quote"), Some("USDT"));
         assert_eq!(symbol_part("BTCUSDT", "base"), None);
+    }
+
+    /// `^.k` reads the record's parent: the root for a top-level `x[]` row (its gathered root
+    /// member), the outer row for `x[].y[]`, and nothing while routing (no parent).
+    #[test]
+    fn parent_paths() {
+        let reply = |slot| {
+            format!(
+                r#"{{"name": "reply", "slot": {slot}, "type": "str", "values": null, "case": null,
+                  "required": false, "default": null, "raw_slot": null,
+                  "source": {{"op": "path", "path": {{"base": "parent", "keys": ["k"]}},
+                             "when": null, "absent_if": null, "map": null, "ci": false,
+                             "join": null, "sign_by": null, "negate": false}}}}"#
+            )
+        };
+        let emit = |records: &str| {
+            format!(
+                r#"{{"kind": "heartbeat", "records": {records}, "when": null, "fields": [{}]}}"#,
+                reply(2)
+            )
+        };
+        let plan = format!(
+            r#"{{"format": 1,
+              "kinds": {{"heartbeat": {{"class": "Heartbeat", "fields": ["exchange", "ts", "reply"]}}}},
+              "exchanges": {{"zz": {{"symbols": [], "topic_keys": [{{"base": "rec", "keys": ["op"]}}],
+                "envelope_ts": [],
+                "routes": [
+                  {{"channel": "parent", "emits": [],
+                   "when": {{"op": "exists", "path": {{"base": "parent", "keys": ["k"]}}, "value": true}}}},
+                  {{"channel": "rows", "emits": [{}, {}],
+                   "when": {{"op": "eq", "path": {{"base": "rec", "keys": ["op"]}}, "values": ["rows"],
+                            "ci": false, "before": null}}}}]}}}}}}"#,
+            emit(r#"[{"key": "x", "iter": "array"}]"#),
+            emit(r#"[{"key": "x", "iter": "array"}, {"key": "y", "iter": "array"}]"#),
+        );
+        let plan = Arc::new(Plan::from_json(&plan).expect("plan"));
+        let e = Engine::new(plan, "zz", Numbers::Float, Limits::default()).expect("zz");
+        let out = decode(
+            &e,
+            r#"{"op":"rows","k":"root","x":[{"k":"x0","y":[{"k":"y0"}]},{"y":[{"k":"y1"}]}]}"#,
+        );
+        assert!(out.failure.is_none(), "{:?}", out.failure);
+        let replies: Vec<_> = (0..out.events.len())
+            .map(|i| field(&e, (&out, i), "reply").clone())
+            .collect();
+        let s = |t: &'static str| Slot::Str(Cow::Borrowed(t));
+        assert_eq!(replies, [s("root"), s("root"), s("x0"), Slot::None]);
+        let out = decode(&e, r#"{"op":"other","k":"root"}"#);
+        assert!(matches!(out.events[0].shape, Shape::Unrecognized));
     }
 
     #[test]
