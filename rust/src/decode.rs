@@ -631,6 +631,17 @@ fn ascii_lower_prefix(t: &[u8], v: &[u8], whole: bool) -> bool {
     fits && t.iter().zip(v).all(|(a, b)| a.to_ascii_lowercase() == *b)
 }
 
+/// `t` up to the first `sep` (all of it if none). A one-byte separator (ASCII: the usual `.`)
+/// is a byte scan; `str::find` would set up a two-way searcher for every frame.
+#[inline]
+fn cut_before<'t>(t: &'t str, sep: &str) -> &'t str {
+    let at = match sep.as_bytes() {
+        &[c] => t.bytes().position(|b| b == c),
+        _ => t.find(sep),
+    };
+    at.and_then(|i| t.get(..i)).unwrap_or(t)
+}
+
 /// `f` of the text as compared: `t` itself, or `t.lower()` under `ci`.
 #[inline]
 fn with_key<R>(t: &str, ci: bool, f: impl FnOnce(Key<'_>) -> R) -> R {
@@ -1122,6 +1133,7 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
             }
             (Base::Rec, _, Some(slot)) if ctx.rec == ROOT => slot,
             (Base::Root, _, Some(slot)) => slot,
+            (Base::Parent, _, Some(slot)) if ctx.parent == Some(ROOT) => slot,
             _ => return None,
         };
         self.st.root_vals.get(usize::from(slot)).copied()
@@ -1245,8 +1257,8 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
             let Some(mut t) = self.got_canonical(got) else {
                 continue;
             };
-            if let Some(i) = key.before.as_deref().and_then(|sep| t.find(sep)) {
-                t = t.get(..i).unwrap_or(t);
+            if let Some(sep) = key.before.as_deref() {
+                t = cut_before(t, sep);
             }
             match Packed::key(t.as_bytes(), key.ci) {
                 Some(k) => {
@@ -2547,9 +2559,7 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
                             "empty separator".to_owned(),
                         )));
                     }
-                    if let Some(i) = t.find(sep.as_str()) {
-                        t = t.get(..i).unwrap_or(t);
-                    }
+                    t = cut_before(t, sep);
                 }
                 if *op != CmpOp::Prefix {
                     if let Some(k) = Packed::key(t.as_bytes(), *ci) {
@@ -3077,5 +3087,71 @@ mod tests {
         assert_eq!(symbol_part("BTC/USDT", "settle"), None);
         assert_eq!(symbol_part("BTC/USDT", "quote"), Some("USDT"));
         assert_eq!(symbol_part("BTCUSDT", "base"), None);
+    }
+
+    /// `^.k` reads the record's parent: the root for a top-level `x[]` row (its gathered root
+    /// member), the outer row for `x[].y[]`, and nothing while routing (no parent).
+    #[test]
+    fn parent_paths() {
+        let reply = |slot| {
+            format!(
+                r#"{{"name": "reply", "slot": {slot}, "type": "str", "values": null, "case": null,
+                  "required": false, "default": null, "raw_slot": null,
+                  "source": {{"op": "path", "path": {{"base": "parent", "keys": ["k"]}},
+                             "when": null, "absent_if": null, "map": null, "ci": false,
+                             "join": null, "sign_by": null, "negate": false}}}}"#
+            )
+        };
+        let emit = |records: &str| {
+            format!(
+                r#"{{"kind": "heartbeat", "records": {records}, "when": null, "fields": [{}]}}"#,
+                reply(2)
+            )
+        };
+        let plan = format!(
+            r#"{{"format": 1,
+              "kinds": {{"heartbeat": {{"class": "Heartbeat", "fields": ["exchange", "ts", "reply"]}}}},
+              "exchanges": {{"zz": {{"symbols": [], "topic_keys": [{{"base": "rec", "keys": ["op"]}}],
+                "envelope_ts": [],
+                "routes": [
+                  {{"channel": "parent", "emits": [],
+                   "when": {{"op": "exists", "path": {{"base": "parent", "keys": ["k"]}}, "value": true}}}},
+                  {{"channel": "rows", "emits": [{}, {}],
+                   "when": {{"op": "eq", "path": {{"base": "rec", "keys": ["op"]}}, "values": ["rows"],
+                            "ci": false, "before": null}}}}]}}}}}}"#,
+            emit(r#"[{"key": "x", "iter": "array"}]"#),
+            emit(r#"[{"key": "x", "iter": "array"}, {"key": "y", "iter": "array"}]"#),
+        );
+        let plan = Arc::new(Plan::from_json(&plan).expect("plan"));
+        let e = Engine::new(plan, "zz", Numbers::Float, Limits::default()).expect("zz");
+        let out = decode(
+            &e,
+            r#"{"op":"rows","k":"root","x":[{"k":"x0","y":[{"k":"y0"}]},{"y":[{"k":"y1"}]}]}"#,
+        );
+        assert!(out.failure.is_none(), "{:?}", out.failure);
+        let replies: Vec<_> = (0..out.events.len())
+            .map(|i| field(&e, (&out, i), "reply").clone())
+            .collect();
+        let s = |t: &'static str| Slot::Str(Cow::Borrowed(t));
+        assert_eq!(replies, [s("root"), s("root"), s("x0"), Slot::None]);
+        let out = decode(&e, r#"{"op":"other","k":"root"}"#);
+        assert!(matches!(out.events[0].shape, Shape::Unrecognized));
+    }
+
+    #[test]
+    fn cut_before_is_str_find() {
+        for (t, sep) in [
+            ("positions_cross.btc-usdt", "."),
+            ("a.b.c", "."),
+            ("plain", "."),
+            ("", "."),
+            ("é.x", "."),
+            ("xé", "é"),
+            ("a::b::c", "::"),
+            ("a:b", "::"),
+        ] {
+            let want = t.find(sep).map_or(t, |i| &t[..i]);
+            assert_eq!(cut_before(t, sep), want, "{t:?} {sep:?}");
+        }
     }
 }

@@ -29,6 +29,11 @@ pub fn is_gzip(buf: &[u8]) -> bool {
     buf.len() >= 2 && buf[..2] == GZIP_MAGIC
 }
 
+/// Output room libdeflate is given past the member's size: its fast loop runs only while at
+/// least FASTLOOP_MAX_BYTES_WRITTEN (2 + 258 + 5 * 8 - 1 = 299) bytes of room remain, so with
+/// an exact-size buffer the last ~300 bytes (half of a small frame) go through its slow loop.
+const FASTLOOP_SLACK: usize = 300;
+
 /// A reusable libdeflate decompressor: the fast path of [`gunzip_fast`].
 pub struct FastInflater {
     p: NonNull<libdeflate_sys::libdeflate_decompressor>,
@@ -56,15 +61,16 @@ impl FastInflater {
     /// exactly one member filling `input`, inflating to exactly `size` bytes.
     fn member(&mut self, input: &[u8], size: usize, out: &mut Vec<u8>) -> bool {
         out.clear();
-        out.reserve(size);
+        let room = size + FASTLOOP_SLACK;
+        out.reserve(room);
         let spare = out.spare_capacity_mut();
-        if spare.len() < size {
+        if spare.len() < room {
             return false;
         }
         let mut used_in = 0usize;
         let mut made = 0usize;
         // SAFETY: `self.p` is a live decompressor; `input` is readable for its length; the
-        // output pointer is writable for `size` bytes (the spare capacity, checked above); the
+        // output pointer is writable for `room` bytes (the spare capacity, checked above); the
         // two out-parameters are valid. libdeflate writes only within the output buffer.
         let rc = unsafe {
             libdeflate_sys::libdeflate_gzip_decompress_ex(
@@ -72,7 +78,7 @@ impl FastInflater {
                 input.as_ptr().cast(),
                 input.len(),
                 spare.as_mut_ptr().cast(),
-                size,
+                room,
                 &mut used_in,
                 &mut made,
             )
@@ -331,6 +337,24 @@ pub(crate) mod tests {
                     assert_eq!(a, b);
                 }
             }
+        }
+    }
+
+    /// A trailer whose ISIZE is off by less than the fast path's output slack (libdeflate then
+    /// has room for the whole member) is refused as zlib refuses it.
+    #[test]
+    fn fast_refuses_a_wrong_isize_within_the_slack() {
+        let data = br#"{"op":"notify","ts":1}"#.repeat(40);
+        let gz = gzip(&data);
+        let n = gz.len();
+        for delta in [-200i64, -1, 1, 200] {
+            let mut buf = gz.clone();
+            let size = u32::try_from(data.len() as i64 + delta).unwrap();
+            buf[n - 4..].copy_from_slice(&size.to_le_bytes());
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            let strict = gunzip(&buf, 1 << 20, &mut a);
+            assert!(matches!(strict, Err(InflateError::Bad(_))), "{delta}");
+            assert_eq!(gunzip_fast(&mut None, &buf, 1 << 20, &mut b), strict);
         }
     }
 

@@ -139,7 +139,7 @@ fn guard(c: &Cond) -> Option<(Vec<&Cond>, bool)> {
 fn cheap(c: &Cond) -> bool {
     match c {
         Cond::Cmp { path, .. } | Cond::Is { path, .. } | Cond::Exists { path, .. } => {
-            path.keys.len() == 1 && path.root_slot.is_some()
+            path.root_member().is_some()
         }
         _ => false,
     }
@@ -283,7 +283,7 @@ impl Router {
         found.unwrap_or_else(|| {
             self.keys.push(RouteKey {
                 path: path.clone(),
-                slot: path.root_slot.filter(|_| path.keys.len() == 1),
+                slot: path.root_member(),
                 ci: false,
                 before: None,
                 table: Vec::new(),
@@ -548,8 +548,18 @@ pub struct Path {
     /// of its first key ([`Emit::rec_keys`]).
     pub rec_slot: Option<u16>,
     /// For a path that starts at the root (base `root`, or base `rec` outside an emit) with at
-    /// least one key: the root slot of its first key ([`Exchange::root_keys`]).
+    /// least one key: the root slot of its first key ([`Exchange::root_keys`]). A `parent`
+    /// path has one too, read when the record's parent is the root (`^.x` of a top-level
+    /// `data[]` row: no scan of a large root object per row).
     pub root_slot: Option<u16>,
+}
+
+impl Path {
+    /// The root slot of a one-key path that always reads the root (not a `parent` path).
+    pub fn root_member(&self) -> Option<u16> {
+        self.root_slot
+            .filter(|_| self.keys.len() == 1 && self.base != Base::Parent)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -1482,7 +1492,7 @@ impl Compiler<'_> {
         if let Some(first) = keys.first() {
             match (base, self.emit_keys.as_mut()) {
                 (Base::Rec, Some(emit_keys)) => rec_slot = slot_in(emit_keys, first.id),
-                (Base::Rec, None) | (Base::Root, _) => {
+                (Base::Rec, None) | (Base::Root | Base::Parent, _) => {
                     root_slot = slot_in(&mut self.root_keys, first.id)
                 }
                 _ => {}
