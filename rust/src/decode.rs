@@ -252,8 +252,9 @@ pub struct State {
     entries: Vec<(Arc<str>, Arc<str>)>,
     /// The raw texts of `entries`, packed (a longer text: default, never compared).
     packed: Vec<Packed>,
-    /// The frame's JSON tape (its buffers are reused).
-    tape: Tape,
+    /// The frame's JSON tape (its buffers are reused), boxed so that taking it out for a frame
+    /// and putting it back moves a pointer (None only while a frame has it).
+    tape: Option<Box<Tape>>,
     /// libdeflate's decompressor (made on the first gzip frame).
     inflater: Option<inflate::FastInflater>,
     /// The gathered members of the current record, by the emit's gather slot (`MISSING`).
@@ -447,7 +448,7 @@ impl Engine {
                 return Ok(());
             }
         }
-        let mut tape = std::mem::take(&mut st.tape);
+        let mut tape = st.tape.take().unwrap_or_default();
         let result = match tape.parse_utf8(buf, self.parse_limits(), Some(&self.plan.keys)) {
             Ok(raw) => {
                 let doc = tape.doc(raw);
@@ -469,7 +470,7 @@ impl Engine {
             }
             Err(e) => Err(self.json_failure(e)),
         };
-        st.tape = tape;
+        st.tape = Some(tape);
         result
     }
 
