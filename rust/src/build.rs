@@ -337,9 +337,7 @@ impl<'py, 'p> Builder<'py, 'p> {
         }
         let names = names.bind(self.py).clone();
         if slots.len() != names.len() {
-            return Err(PyValueError::new_err(
-                "internal error: slots and field names differ",
-            ));
+            return Err(internal_error("slots and field names differ"));
         }
         // Owned references to the values, borrowed as a pointer array (reused buffers).
         let mut values = std::mem::take(&mut self.values);
@@ -407,9 +405,7 @@ impl<'py, 'p> Builder<'py, 'p> {
         slots: &[Slot<'_>],
     ) -> PyResult<Bound<'py, PyAny>> {
         if slots.len() != direct.offsets.len() {
-            return Err(PyValueError::new_err(
-                "internal error: slots and field names differ",
-            ));
+            return Err(internal_error("slots and field names differ"));
         }
         let tp = class.as_ptr().cast::<ffi::PyTypeObject>();
         // SAFETY: `Direct::new` checked that `class` is a Struct type whose instances are
@@ -545,11 +541,11 @@ impl<'py, 'p> Builder<'py, 'p> {
             Slot::Str(s) => new_str(py, s),
             Slot::Interned(id) => match self.parts.strings.get(*id as usize) {
                 Some(s) => s.bind(py).clone().into_any(),
-                None => return Err(PyValueError::new_err("internal error: string id")),
+                None => return Err(internal_error("string id")),
             },
             Slot::Const(id) => match self.parts.consts.get(*id as usize) {
                 Some(c) => c.bind(py).clone(),
-                None => return Err(PyValueError::new_err("internal error: constant id")),
+                None => return Err(internal_error("constant id")),
             },
             Slot::Symbol(id, s) => self.symbol(2 * *id as usize, s),
             Slot::RawSymbol(id, s) => self.symbol(2 * *id as usize + 1, s),
@@ -563,6 +559,13 @@ impl<'py, 'p> Builder<'py, 'p> {
     pub fn failure(&self, failure: Failure) -> PyErr {
         failure_to_pyerr(self.py, self.parts.exchange.bind(self.py), failure)
     }
+}
+
+/// The error for what a valid plan never makes (a bug in the decoder).
+#[cold]
+#[inline(never)]
+fn internal_error(what: &str) -> PyErr {
+    PyValueError::new_err(format!("internal error: {what}"))
 }
 
 /// Per field of a msgspec Struct class: its default when that is None, True or False (None

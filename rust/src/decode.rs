@@ -97,6 +97,24 @@ pub enum Slot<'a> {
 }
 
 impl Slot<'_> {
+    /// Whether dropping this value frees something (every variant not listed here may).
+    #[inline(always)]
+    fn owns(&self) -> bool {
+        !matches!(
+            self,
+            Slot::None
+                | Slot::Exchange
+                | Slot::Now
+                | Slot::Bool(_)
+                | Slot::Int(_)
+                | Slot::Float(_)
+                | Slot::Interned(_)
+                | Slot::Const(_)
+                | Slot::Decimal(Cow::Borrowed(_))
+                | Slot::Str(Cow::Borrowed(_))
+        )
+    }
+
     pub fn into_static(self) -> Slot<'static> {
         match self {
             Slot::None => Slot::None,
@@ -208,23 +226,15 @@ impl<'a> FrameOut<'a> {
     /// per frame.
     pub fn recycle<'b>(mut self) -> FrameOut<'b> {
         self.events.clear();
-        // Most values own nothing: drop the others in place, then the vector needs no drop
-        // glue value by value. (A variant not named here is dropped: safe by default.)
+        // Drop only the values that own something (an inline tag test per slot rather than
+        // a drop glue call per slot); what is left owns nothing, so truncating it leaks none.
         for s in &mut self.slots {
-            if !matches!(
-                s,
-                Slot::None
-                    | Slot::Exchange
-                    | Slot::Now
-                    | Slot::Bool(_)
-                    | Slot::Int(_)
-                    | Slot::Float(_)
-                    | Slot::Interned(_)
-                    | Slot::Const(_)
-            ) {
+            if s.owns() {
                 *s = Slot::None;
             }
         }
+        // SAFETY: 0 is within capacity, and no element is exposed (they are all forgotten).
+        unsafe { self.slots.set_len(0) };
         let mut slots = std::mem::ManuallyDrop::new(self.slots);
         let (ptr, cap) = (slots.as_mut_ptr(), slots.capacity());
         FrameOut {
@@ -251,8 +261,9 @@ pub struct State {
     entries: Vec<(Arc<str>, Arc<str>)>,
     /// The raw texts of `entries`, packed (a longer text: default, never compared).
     packed: Vec<Packed>,
-    /// The frame's JSON tape (its buffers are reused).
-    tape: Tape,
+    /// The frame's JSON tape (its buffers are reused), boxed so that taking it out for a frame
+    /// and putting it back moves a pointer (None only while a frame has it).
+    tape: Option<Box<Tape>>,
     /// libdeflate's decompressor (made on the first gzip frame).
     inflater: Option<inflate::FastInflater>,
     /// The gathered members of the current record, by the emit's gather slot (`MISSING`).
@@ -446,7 +457,7 @@ impl Engine {
                 return Ok(());
             }
         }
-        let mut tape = std::mem::take(&mut st.tape);
+        let mut tape = st.tape.take().unwrap_or_default();
         let result = match tape.parse_utf8(buf, self.parse_limits(), Some(&self.plan.keys)) {
             Ok(raw) => {
                 let doc = tape.doc(raw);
@@ -468,7 +479,7 @@ impl Engine {
             }
             Err(e) => Err(self.json_failure(e)),
         };
-        st.tape = tape;
+        st.tape = Some(tape);
         result
     }
 

@@ -145,17 +145,19 @@ struct Locked {
     /// `decode`'s inflate buffer and its frame's event and slot buffers (kept empty), taken
     /// for a call and put back after it (never waited for): no allocation per frame.
     inflated: Vec<u8>,
-    out: FrameOut<'static>,
+    /// None while a call has them (so putting them back drops no placeholder).
+    out: Option<FrameOut<'static>>,
 }
 
 impl Locked {
-    /// Put back `decode`'s buffers (unless they grew too large to keep).
+    /// Put back `decode`'s buffers (unless they grew too large to keep, or a re-entrant call
+    /// put back its own first).
     fn keep(&mut self, inflated: Vec<u8>, out: FrameOut<'static>) {
         if inflated.capacity() <= KEEP_INFLATED_BYTES {
             self.inflated = inflated;
         }
-        if out.slots.capacity() <= KEEP_SLOTS {
-            self.out = out;
+        if out.slots.capacity() <= KEEP_SLOTS && self.out.is_none() {
+            self.out = Some(out);
         }
     }
 }
@@ -177,19 +179,21 @@ pub struct Decoder {
 }
 
 impl Decoder {
-    /// Decode one frame into `decode`'s kept buffers (taken from `locked` into `scratch` and
-    /// `out`, which the caller puts back with [`Locked::keep`]).
+    /// Decode one frame into `decode`'s kept buffers (taken from `locked`: the inflate buffer
+    /// into `scratch`, empty before, and the returned frame's; the caller puts them back with
+    /// [`Locked::keep`]).
+    #[inline(always)]
     fn run_one<'a>(
         &'a self,
         locked: &mut Locked,
         input: &'a [u8],
         scratch: &'a mut Vec<u8>,
-        out: &mut FrameOut<'a>,
-    ) {
-        *scratch = std::mem::take(&mut locked.inflated);
-        *out = std::mem::take(&mut locked.out);
+    ) -> FrameOut<'a> {
+        std::mem::swap(scratch, &mut locked.inflated);
+        let mut out = locked.out.take().unwrap_or_default();
         self.engine
-            .decode_reusing(&mut locked.st, input, scratch, out);
+            .decode_reusing(&mut locked.st, input, scratch, &mut out);
+        out
     }
 
     /// Decode frames from the start of `inputs` (called with the GIL released) until about
@@ -346,19 +350,19 @@ impl Decoder {
         // Take the buffers, decode and let go of the lock before building: building may run
         // Python code (a finalizer) that calls this decoder again.
         let mut scratch = Vec::new();
-        let mut out = FrameOut::default();
-        if input.len() >= DETACH_MIN_BYTES {
-            py.detach(|| {
+        let scratch_ref = &mut scratch;
+        let mut out = if input.len() >= DETACH_MIN_BYTES {
+            py.detach(move || {
                 let mut locked = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-                self.run_one(&mut locked, input, &mut scratch, &mut out);
-            });
+                self.run_one(&mut locked, input, scratch_ref)
+            })
         } else {
             let mut locked = self
                 .state
                 .lock_py_attached(py)
                 .unwrap_or_else(PoisonError::into_inner);
-            self.run_one(&mut locked, input, &mut scratch, &mut out);
-        }
+            self.run_one(&mut locked, input, scratch_ref)
+        };
         let built = builder.frame_list(&mut out);
         let out = out.recycle();
         if let Ok(mut locked) = self.state.try_lock() {
