@@ -427,7 +427,11 @@ impl<'py, 'p> Builder<'py, 'p> {
             for (slot, &off) in slots.iter().zip(direct.offsets.iter()) {
                 match self.slot(slot) {
                     Ok(v) => {
-                        tracked |= maybe_tracked(v.as_ptr());
+                        // Only these slots may make a GC object; the others make a str, int,
+                        // float, bool or None (after inlining, no test on their paths).
+                        if let Slot::Const(_) | Slot::Now | Slot::Decimal(_) = slot {
+                            tracked |= maybe_tracked(v.as_ptr());
+                        }
                         base.offset(off)
                             .cast::<*mut ffi::PyObject>()
                             .write(v.into_ptr());
