@@ -178,7 +178,15 @@ pub struct BuildCache {
     /// The builders' buffers, kept so that a call allocates none.
     values: PtrBuf,
     objects: PtrBuf,
+    /// `decode`'s inflate buffer and its frame's event and slot buffers (kept empty).
+    inflated: Vec<u8>,
+    frame: Option<FrameOut<'static>>,
 }
+
+/// An inflate buffer up to this size is kept for the next call.
+const KEEP_INFLATED_BYTES: usize = 1 << 20;
+/// Slot buffers up to this many slots are kept for the next call (32 bytes each).
+const KEEP_SLOTS: usize = 1 << 15;
 
 /// A buffer of object pointers, reused from call to call; empty whenever it is in the cache.
 #[derive(Default)]
@@ -246,6 +254,32 @@ impl<'py, 'p> Builder<'py, 'p> {
             symbols,
             values,
             objects,
+        }
+    }
+
+    /// `decode`'s kept inflate buffer (empty) and frame buffers; new ones when this builder has
+    /// no cache (another call holds it).
+    pub fn take_frame_buffers(&mut self) -> (Vec<u8>, FrameOut<'static>) {
+        match self.symbols.as_mut() {
+            Some(c) => (
+                std::mem::take(&mut c.inflated),
+                c.frame.take().unwrap_or_default(),
+            ),
+            None => Default::default(),
+        }
+    }
+
+    /// Put back what [`Builder::take_frame_buffers`] gave (dropped if too large to keep).
+    pub fn keep_frame_buffers(&mut self, mut inflated: Vec<u8>, frame: FrameOut<'static>) {
+        let Some(c) = self.symbols.as_mut() else {
+            return;
+        };
+        if inflated.capacity() <= KEEP_INFLATED_BYTES {
+            inflated.clear();
+            c.inflated = inflated;
+        }
+        if frame.slots.capacity() <= KEEP_SLOTS {
+            c.frame = Some(frame);
         }
     }
 

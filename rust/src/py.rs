@@ -26,10 +26,6 @@ const CHUNK: usize = 1024;
 /// save ~3% instructions per one-event frame, as fewer frames' slots are alive at once and
 /// their allocations recycle, but would wait for the GIL 16 times as often.)
 const EVENT_BUDGET: usize = 256;
-/// An inflate buffer up to this size is kept for the next call.
-const KEEP_INFLATED_BYTES: usize = 1 << 20;
-/// Slot buffers up to this many slots are kept for the next call (32 bytes each).
-const KEEP_SLOTS: usize = 1 << 15;
 /// Plans parsed in this process, keyed by their text.
 const PLAN_CACHE_MAX: usize = 8;
 
@@ -138,39 +134,16 @@ fn check_recv_ts(recv_ts: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
     )))
 }
 
-/// What a [`Decoder`] keeps under its lock.
-#[derive(Default)]
-struct Locked {
-    st: State,
-    /// `decode`'s inflate buffer and its frame's event and slot buffers (kept empty), taken
-    /// for a call and put back after it (never waited for): no allocation per frame.
-    inflated: Vec<u8>,
-    /// None while a call has them (so putting them back drops no placeholder).
-    out: Option<FrameOut<'static>>,
-}
-
-impl Locked {
-    /// Put back `decode`'s buffers (unless they grew too large to keep, or a re-entrant call
-    /// put back its own first).
-    fn keep(&mut self, inflated: Vec<u8>, out: FrameOut<'static>) {
-        if inflated.capacity() <= KEEP_INFLATED_BYTES {
-            self.inflated = inflated;
-        }
-        if out.slots.capacity() <= KEEP_SLOTS && self.out.is_none() {
-            self.out = Some(out);
-        }
-    }
-}
-
 /// Decode frames of one exchange by running the generated decode plan.
 ///
 /// The same semantics as `pushwire._pydecode.PyDecoder`, which is its reference.
 #[pyclass(frozen, name = "Decoder", module = "pushwire._native")]
 pub struct Decoder {
     engine: Engine,
-    /// The engine's state, and the buffers `decode` keeps between calls (one lock: each lock
-    /// and unlock is an atomic operation on the per-call path).
-    state: Mutex<Locked>,
+    /// The engine's state (symbol cache, parse buffers). `decode`'s own inflate and frame
+    /// buffers are kept in the builder's cache instead, which a call holds from start to end
+    /// anyway: putting them back takes no second lock.
+    state: Mutex<State>,
     parts: PyParts,
     #[pyo3(get)]
     exchange: String,
@@ -179,23 +152,6 @@ pub struct Decoder {
 }
 
 impl Decoder {
-    /// Decode one frame into `decode`'s kept buffers (taken from `locked`: the inflate buffer
-    /// into `scratch`, empty before, and the returned frame's; the caller puts them back with
-    /// [`Locked::keep`]).
-    #[inline(always)]
-    fn run_one<'a>(
-        &'a self,
-        locked: &mut Locked,
-        input: &'a [u8],
-        scratch: &'a mut Vec<u8>,
-    ) -> FrameOut<'a> {
-        std::mem::swap(scratch, &mut locked.inflated);
-        let mut out = locked.out.take().unwrap_or_default();
-        self.engine
-            .decode_reusing(&mut locked.st, input, scratch, &mut out);
-        out
-    }
-
     /// Decode frames from the start of `inputs` (called with the GIL released) until about
     /// `EVENT_BUDGET` events are out, a frame fails, or the inputs end; returns the results and
     /// how many frames they cover. Results borrow the inputs, the plan and, for gzip frames,
@@ -206,8 +162,8 @@ impl Decoder {
         bufs: &'a mut [Vec<u8>],
         pool: &mut Vec<FrameOut<'static>>,
     ) -> (Vec<FrameOut<'a>>, usize) {
-        let mut locked = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        let st = &mut locked.st;
+        let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let st = &mut *st;
         let mut outs = Vec::with_capacity(inputs.len().min(EVENT_BUDGET));
         let mut events = 0;
         for (&input, buf) in inputs.iter().zip(bufs.iter_mut()) {
@@ -307,7 +263,7 @@ impl Decoder {
         let parts = PyParts::new(py, &engine.plan, engine.ex)?;
         Ok(Decoder {
             engine,
-            state: Mutex::new(Locked::default()),
+            state: Mutex::new(State::default()),
             parts,
             exchange: exchange_name,
             numbers: match mode {
@@ -347,27 +303,29 @@ impl Decoder {
             Err(f) => return Err(builder.failure(f)),
         };
         let input = held.bytes();
-        // Take the buffers, decode and let go of the lock before building: building may run
-        // Python code (a finalizer) that calls this decoder again.
-        let mut scratch = Vec::new();
+        // Decode into the kept buffers and let go of the state lock before building: building
+        // may run Python code (a finalizer) that calls this decoder again.
+        let (mut scratch, kept) = builder.take_frame_buffers();
         let scratch_ref = &mut scratch;
-        let mut out = if input.len() >= DETACH_MIN_BYTES {
+        let mut out: FrameOut<'_> = kept;
+        let out_ref = &mut out;
+        if input.len() >= DETACH_MIN_BYTES {
             py.detach(move || {
-                let mut locked = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-                self.run_one(&mut locked, input, scratch_ref)
-            })
+                let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+                self.engine
+                    .decode_reusing(&mut st, input, scratch_ref, out_ref);
+            });
         } else {
-            let mut locked = self
+            let mut st = self
                 .state
                 .lock_py_attached(py)
                 .unwrap_or_else(PoisonError::into_inner);
-            self.run_one(&mut locked, input, scratch_ref)
-        };
+            self.engine
+                .decode_reusing(&mut st, input, scratch_ref, out_ref);
+        }
         let built = builder.frame_list(&mut out);
         let out = out.recycle();
-        if let Ok(mut locked) = self.state.try_lock() {
-            locked.keep(scratch, out);
-        }
+        builder.keep_frame_buffers(scratch, out);
         built
     }
 
