@@ -163,7 +163,7 @@ fn check_event(eng: &Engine, plan: &Plan, ev: &Event, slots: &[Slot<'_>]) {
                     "decimal.Decimal({t:?}) would raise"
                 );
             }
-            Slot::Symbol(id, _) | Slot::RawSymbol(id, _) => {
+            Slot::Symbol(id) | Slot::RawSymbol(id) => {
                 assert!(
                     (*id as usize) < _native::decode::SYMBOL_CACHE_MAX,
                     "symbol id"
