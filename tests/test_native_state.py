@@ -77,6 +77,23 @@ def test_reentered_from_the_build() -> None:
     assert dec.decode(outer, recv_ts=RECV_TS) == got
 
 
+def test_symbols_past_the_symbol_cache_limit() -> None:
+    """More distinct symbols than the symbol cache keeps (65536): the ones past the limit are
+    unified per event, and the cached ones still come out right, in both builder paths."""
+    dec = pushwire.Decoder("woo", backend="native")
+    ref = pushwire.Decoder("woo", backend="python")
+    frames = [
+        json.dumps({"topic": "position", "ts": 1, "data": {"positions": [
+            {"s": f"PERP_C{i}_USDT", "h": "1", "ps": "BOTH"} for i in range(first, first + 4000)
+        ]}}).encode()
+        for first in range(0, 65536 + 4000, 4000)
+    ]
+    assert dec.decode_many(frames, recv_ts=RECV_TS) == ref.decode_many(frames, recv_ts=RECV_TS)
+    # Again, cached (first frame) and past the limit (last frame), one frame per call.
+    for frame in (frames[0], frames[-1], frames[-1], frames[0]):
+        assert _outcome(dec, frame) == _outcome(ref, frame)
+
+
 def test_buffers_too_large_to_keep_then_small_frames() -> None:
     """A frame with more values than the kept slot buffer holds (32k), then small frames."""
     dec = pushwire.Decoder("woo", backend="native")

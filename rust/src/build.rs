@@ -10,7 +10,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType};
 
-use crate::decode::{Event, FrameOut, Shape, Slot};
+use crate::decode::{Event, FrameOut, Shape, Slot, SymbolTexts};
 use crate::error::{Failure, FailureKind};
 use crate::json::Value;
 use crate::plan::Plan;
@@ -54,6 +54,9 @@ pub struct PyParts {
     /// Python strings of the symbol cache and the keyword-name tuples (see [`BuildCache`]).
     /// Only ever try-locked (never waited for), so it cannot deadlock with the GIL.
     cache: Mutex<BuildCache>,
+    /// The symbol cache's texts (shared with the decoder's state): read only to make a
+    /// symbol's Python string the first time, or when `cache` is busy.
+    symbol_texts: SymbolTexts,
     /// Per plan kind and field: the field's default when it is None, True or False (a value
     /// that is this very object is left out of the call, so msgspec fills in the same default
     /// and matches fewer keywords).
@@ -63,7 +66,12 @@ pub struct PyParts {
 }
 
 impl PyParts {
-    pub fn new(py: Python<'_>, plan: &Plan, ex: usize) -> PyResult<PyParts> {
+    pub fn new(
+        py: Python<'_>,
+        plan: &Plan,
+        ex: usize,
+        symbol_texts: SymbolTexts,
+    ) -> PyResult<PyParts> {
         let classes = py
             .import("pushwire._generated.events")?
             .getattr("EVENT_CLASSES")?;
@@ -130,6 +138,7 @@ impl PyParts {
             strings,
             consts,
             cache: Mutex::new(BuildCache::default()),
+            symbol_texts,
             defaults,
             max_fields: plan
                 .kinds
@@ -545,24 +554,36 @@ impl<'py, 'p> Builder<'py, 'p> {
         Ok(n)
     }
 
-    /// The Python string of symbol-cache entry `index` (made from `text` the first time).
-    fn symbol(&mut self, index: usize, text: &str) -> Bound<'py, PyAny> {
-        let py = self.py;
-        let Some(cache) = self.symbols.as_mut().map(|c| &mut c.symbols) else {
-            return PyString::new(py, text).into_any();
-        };
-        if let Some(Some(s)) = cache.get(index) {
-            return s.bind(py).clone().into_any();
+    /// The Python string of symbol-cache string `index` (`2 * id`: unified, `2 * id + 1`:
+    /// raw), made from the shared texts the first time.
+    fn symbol(&mut self, index: usize) -> PyResult<Bound<'py, PyAny>> {
+        if let Some(Some(s)) = self.symbols.as_ref().and_then(|c| c.symbols.get(index)) {
+            return Ok(s.bind(self.py).clone().into_any());
         }
-        let s = new_str(py, text);
+        self.symbol_miss(index)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn symbol_miss(&mut self, index: usize) -> PyResult<Bound<'py, PyAny>> {
+        let py = self.py;
+        // Cloned out, so the texts' lock is let go before any Python object is made.
+        let Some((raw, unified)) = self.parts.symbol_texts.get((index / 2) as u32) else {
+            return Err(internal_error("symbol id"));
+        };
+        let text = if index % 2 == 0 { unified } else { raw };
+        let Some(cache) = self.symbols.as_mut().map(|c| &mut c.symbols) else {
+            return Ok(PyString::new(py, &text).into_any());
+        };
+        let s = new_str(py, &text);
         let Ok(s) = s.cast_into::<PyString>() else {
-            return PyString::new(py, text).into_any();
+            return Ok(PyString::new(py, &text).into_any());
         };
         if cache.len() <= index {
             cache.resize_with(index + 1, || None);
         }
         cache[index] = Some(s.clone().unbind());
-        s.into_any()
+        Ok(s.into_any())
     }
 
     #[inline(always)]
@@ -585,8 +606,8 @@ impl<'py, 'p> Builder<'py, 'p> {
                 Some(c) => c.bind(py).clone(),
                 None => return Err(internal_error("constant id")),
             },
-            Slot::Symbol(id, s) => self.symbol(2 * *id as usize, s),
-            Slot::RawSymbol(id, s) => self.symbol(2 * *id as usize + 1, s),
+            Slot::Symbol(id) => self.symbol(2 * *id as usize)?,
+            Slot::RawSymbol(id) => self.symbol(2 * *id as usize + 1)?,
             Slot::Shared(s) => new_str(py, s),
         })
     }

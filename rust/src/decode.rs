@@ -17,7 +17,7 @@
 use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::error::{field_error, Failure, FailureKind, FieldError, FieldErrorKind};
 use crate::inflate::{self, InflateError};
@@ -88,10 +88,12 @@ pub enum Slot<'a> {
     Interned(u32),
     /// A plan constant (default, reply): [`Plan::consts`] id.
     Const(u32),
-    /// A unified symbol of the symbol cache (id, text).
-    Symbol(u32, Arc<str>),
-    /// The raw symbol of symbol-cache entry `id` (its text).
-    RawSymbol(u32, Arc<str>),
+    /// The unified symbol of symbol-cache entry `id` (its text: [`State::symbol`], or
+    /// [`SymbolTexts`] outside the state). An id, not a text reference: no atomic reference
+    /// count per event.
+    Symbol(u32),
+    /// The raw symbol of symbol-cache entry `id`.
+    RawSymbol(u32),
     /// A unified symbol the full cache did not keep.
     Shared(Arc<str>),
 }
@@ -110,6 +112,8 @@ impl Slot<'_> {
                 | Slot::Float(_)
                 | Slot::Interned(_)
                 | Slot::Const(_)
+                | Slot::Symbol(_)
+                | Slot::RawSymbol(_)
                 | Slot::Decimal(Cow::Borrowed(_))
                 | Slot::Str(Cow::Borrowed(_))
         )
@@ -127,8 +131,8 @@ impl Slot<'_> {
             Slot::Str(s) => Slot::Str(Cow::Owned(s.into_owned())),
             Slot::Interned(i) => Slot::Interned(i),
             Slot::Const(i) => Slot::Const(i),
-            Slot::Symbol(i, s) => Slot::Symbol(i, s),
-            Slot::RawSymbol(i, s) => Slot::RawSymbol(i, s),
+            Slot::Symbol(i) => Slot::Symbol(i),
+            Slot::RawSymbol(i) => Slot::RawSymbol(i),
             Slot::Shared(s) => Slot::Shared(s),
         }
     }
@@ -250,6 +254,31 @@ impl<'a> FrameOut<'a> {
     }
 }
 
+/// The texts of a decoder's symbol cache, (raw, unified) by id, shared between its [`State`]
+/// (which appends, rarely: a new symbol) and its Python builder (which reads one only the first
+/// time it makes that symbol's Python string). Its lock is held only to push or to clone an
+/// entry out, never while waiting for anything else, so it cannot deadlock with the GIL or the
+/// state lock.
+#[derive(Debug, Default, Clone)]
+pub struct SymbolTexts(Arc<Mutex<Vec<SymbolEntry>>>);
+
+/// A symbol-cache entry's texts: (raw, unified).
+type SymbolEntry = (Arc<str>, Arc<str>);
+
+impl SymbolTexts {
+    /// Entry `id`: (raw, unified).
+    pub fn get(&self, id: u32) -> Option<SymbolEntry> {
+        let texts = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        texts.get(id as usize).cloned()
+    }
+
+    #[cold]
+    fn push(&self, raw: Arc<str>, unified: Arc<str>) {
+        let mut texts = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        texts.push((raw, unified));
+    }
+}
+
 /// Mutable decoder state: the symbol cache and the buffers reused from frame to frame.
 #[derive(Debug, Default)]
 pub struct State {
@@ -258,7 +287,9 @@ pub struct State {
     /// A direct-mapped cache in front of `symbols` (id + 1; 0: empty), by a cheap hash of
     /// the raw text; a hit is confirmed by comparing the text.
     recent: Vec<u32>,
-    entries: Vec<(Arc<str>, Arc<str>)>,
+    entries: Vec<SymbolEntry>,
+    /// `entries` again, readable without this state (by the Python builder).
+    texts: SymbolTexts,
     /// The raw texts of `entries`, packed (a longer text: default, never compared).
     packed: Vec<Packed>,
     /// The frame's JSON tape (its buffers are reused), boxed so that taking it out for a frame
@@ -287,6 +318,17 @@ const MISSING: u32 = u32::MAX;
 const RECENT: usize = 1024;
 
 impl State {
+    /// Entry `id` of the symbol cache: (raw, unified).
+    pub fn symbol(&self, id: u32) -> Option<(&str, &str)> {
+        let (raw, unified) = self.entries.get(id as usize)?;
+        Some((raw, unified))
+    }
+
+    /// The symbol texts, shared (see [`SymbolTexts`]).
+    pub fn symbol_texts(&self) -> SymbolTexts {
+        self.texts.clone()
+    }
+
     /// Put symbol `id` in the recent-symbol cache at `h`, moving what was there to the
     /// other way.
     fn remember(&mut self, h: usize, id: u32) {
@@ -2089,7 +2131,9 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
     fn slot_text<'x>(&'x self, slot: &'x Slot<'_>) -> Option<&'x str> {
         match slot {
             Slot::Str(t) => Some(t),
-            Slot::Symbol(_, t) | Slot::RawSymbol(_, t) | Slot::Shared(t) => Some(t),
+            Slot::Symbol(id) => self.st.symbol(*id).map(|(_, unified)| unified),
+            Slot::RawSymbol(id) => self.st.symbol(*id).map(|(raw, _)| raw),
+            Slot::Shared(t) => Some(t),
             Slot::Interned(id) => self.eng.plan.strings.get(*id as usize).map(String::as_str),
             Slot::Const(id) => self
                 .eng
@@ -2461,12 +2505,7 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
                     .is_some_and(|(key, _)| key.as_ref() == raw.as_ref()),
             };
             if same {
-                if let Some((key, unified)) = self.st.entries.get(id as usize) {
-                    return (
-                        Slot::Symbol(id, unified.clone()),
-                        Slot::RawSymbol(id, key.clone()),
-                    );
-                }
+                return (Slot::Symbol(id), Slot::RawSymbol(id));
             }
         }
         self.symbol_slow(raw, h)
@@ -2477,12 +2516,7 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
     fn symbol_slow(&mut self, raw: Cow<'a, str>, h: usize) -> (Slot<'a>, Slot<'a>) {
         if let Some(&id) = self.st.symbols.get(raw.as_ref()) {
             self.st.remember(h, id);
-            if let Some((key, unified)) = self.st.entries.get(id as usize) {
-                return (
-                    Slot::Symbol(id, unified.clone()),
-                    Slot::RawSymbol(id, key.clone()),
-                );
-            }
+            return (Slot::Symbol(id), Slot::RawSymbol(id));
         }
         let mut unified = raw.to_string();
         for rule in &self.ex.symbols {
@@ -2504,8 +2538,9 @@ impl<'a: 't, 't> Run<'a, 't, '_> {
                 .packed
                 .push(Packed::of(raw.as_bytes()).unwrap_or_default());
             self.st.symbols.insert(key.clone(), id);
+            self.st.texts.push(key, unified);
             self.st.remember(h, id);
-            return (Slot::Symbol(id, unified), Slot::RawSymbol(id, key));
+            return (Slot::Symbol(id), Slot::RawSymbol(id));
         }
         (Slot::Shared(unified), Slot::Str(raw))
     }
@@ -2788,12 +2823,16 @@ mod tests {
         e.decode_reusing(&mut st, frame, &mut scratch, &mut again);
         assert_eq!(again.events.len(), 1);
         assert_eq!(again.slots.as_ptr() as usize, slots);
-        // The symbol slots' references are dropped, not forgotten: only the cache holds the
-        // texts again (unified: its entry; raw: its entry and the map key).
-        assert!(again.slots.iter().any(|s| matches!(s, Slot::Symbol(..))));
+        // The symbol slots hold ids, no references: only the cache holds the texts (unified:
+        // its entry and the shared texts; raw: those and the map key).
+        assert!(again.slots.iter().any(|s| matches!(s, Slot::Symbol(0))));
         let again = again.recycle();
         let (raw, unified) = &st.entries[0];
-        assert_eq!((Arc::strong_count(raw), Arc::strong_count(unified)), (2, 1));
+        assert_eq!((Arc::strong_count(raw), Arc::strong_count(unified)), (3, 2));
+        assert_eq!(
+            st.symbol_texts().get(0).as_ref().map(|(r, u)| (&**r, &**u)),
+            Some(("PERP_BTC_USDT", "BTC/USDT:USDT"))
+        );
         // A failure leaves no events behind.
         let mut bad = again.recycle();
         e.decode_reusing(
@@ -2812,22 +2851,49 @@ mod tests {
         let frame = r#"{"topic":"position","ts":1700000000123,"data":{"positions":[
             {"s":"PERP_BTC_USDT","h":"-0.5","ps":"BOTH","aop":"30000.5","mp":"30100","lv":"10",
              "m":"CROSS","ia":"1","aq":2,"ver":7}]}}"#;
-        let out = decode(&e, frame);
+        let mut st = State::default();
+        let mut scratch = Vec::new();
+        let out = e
+            .decode(&mut st, frame.as_bytes(), &mut scratch)
+            .into_static();
         assert!(out.failure.is_none(), "{:?}", out.failure);
         assert_eq!(out.events.len(), 1);
         let ev = (&out, 0);
-        assert!(
-            matches!(field(&e, ev, "symbol"), Slot::Symbol(0, s) if s.as_ref() == "BTC/USDT:USDT")
-        );
-        assert!(
-            matches!(field(&e, ev, "raw_symbol"), Slot::RawSymbol(0, s) if s.as_ref() == "PERP_BTC_USDT")
-        );
+        assert_eq!(field(&e, ev, "symbol"), &Slot::Symbol(0));
+        assert_eq!(field(&e, ev, "raw_symbol"), &Slot::RawSymbol(0));
+        assert_eq!(st.symbol(0), Some(("PERP_BTC_USDT", "BTC/USDT:USDT")));
         assert_eq!(field(&e, ev, "size"), &Slot::Float(-0.5));
         assert_eq!(interned(&e, field(&e, ev, "side")), "short");
         assert_eq!(interned(&e, field(&e, ev, "margin_mode")), "cross");
         assert_eq!(field(&e, ev, "margin"), &Slot::None);
         assert_eq!(field(&e, ev, "adl_rank"), &Slot::Int(2));
         assert_eq!(field(&e, ev, "ts"), &Slot::Int(1700000000123));
+    }
+
+    #[test]
+    fn symbols_past_the_full_cache_carry_their_text() {
+        let e = engine("woo", Numbers::Float);
+        let mut st = State::default();
+        let filler: Arc<str> = Arc::from("X");
+        st.entries = vec![(filler.clone(), filler); SYMBOL_CACHE_MAX];
+        let frame = r#"{"topic":"position","ts":1,"data":{"positions":[
+            {"s":"PERP_BTC_USDT","h":"-0.5","ps":"BOTH"}]}}"#;
+        let mut scratch = Vec::new();
+        let out = e
+            .decode(&mut st, frame.as_bytes(), &mut scratch)
+            .into_static();
+        assert!(out.failure.is_none(), "{:?}", out.failure);
+        let ev = (&out, 0);
+        assert_eq!(
+            field(&e, ev, "symbol"),
+            &Slot::Shared(Arc::from("BTC/USDT:USDT"))
+        );
+        assert_eq!(
+            field(&e, ev, "raw_symbol"),
+            &Slot::Str("PERP_BTC_USDT".into())
+        );
+        assert_eq!(st.entries.len(), SYMBOL_CACHE_MAX);
+        assert!(st.symbol_texts().get(0).is_none(), "nothing new was shared");
     }
 
     #[test]

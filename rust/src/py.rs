@@ -260,10 +260,12 @@ impl Decoder {
                 "unknown exchange {exchange_name:?}"
             )));
         };
-        let parts = PyParts::new(py, &engine.plan, engine.ex)?;
+        // The state and the builder share the symbol texts.
+        let st = State::default();
+        let parts = PyParts::new(py, &engine.plan, engine.ex, st.symbol_texts())?;
         Ok(Decoder {
             engine,
-            state: Mutex::new(State::default()),
+            state: Mutex::new(st),
             parts,
             exchange: exchange_name,
             numbers: match mode {

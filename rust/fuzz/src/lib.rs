@@ -108,9 +108,27 @@ pub fn decode_and_check(eng: &Engine, input: &[u8]) {
         let mut scratch = Vec::new();
         let out = eng.decode(&mut st, input, &mut scratch);
         check_out(eng, &out);
+        check_symbols(&st, &out);
         // The owned copy (what the GIL-free path hands over) is the same frame.
         let owned = out.clone().into_static();
         assert_eq!(owned, out);
+    }
+}
+
+/// Every symbol id of a frame has its texts, in the state and in the texts shared with the
+/// Python builder (which looks them up by id).
+fn check_symbols(st: &State, out: &FrameOut<'_>) {
+    let texts = st.symbol_texts();
+    for slot in &out.slots {
+        if let Slot::Symbol(id) | Slot::RawSymbol(id) = slot {
+            let shared = texts.get(*id);
+            assert_eq!(
+                shared.as_ref().map(|(r, u)| (&**r, &**u)),
+                st.symbol(*id),
+                "symbol {id}"
+            );
+            assert!(shared.is_some(), "symbol {id} has texts");
+        }
     }
 }
 
@@ -163,7 +181,7 @@ fn check_event(eng: &Engine, plan: &Plan, ev: &Event, slots: &[Slot<'_>]) {
                     "decimal.Decimal({t:?}) would raise"
                 );
             }
-            Slot::Symbol(id, _) | Slot::RawSymbol(id, _) => {
+            Slot::Symbol(id) | Slot::RawSymbol(id) => {
                 assert!(
                     (*id as usize) < _native::decode::SYMBOL_CACHE_MAX,
                     "symbol id"
