@@ -51,7 +51,8 @@ pub struct PyParts {
     /// Plan constants, by [`Plan::consts`] id: one object shared by every event, as the
     /// reference decoder shares its plan's objects.
     consts: Vec<Py<PyAny>>,
-    /// Python strings of the symbol cache and the keyword-name tuples (see [`BuildCache`]).
+    /// Python strings of the symbol cache, keyword-name tuples and the buffers a call reuses
+    /// (see [`BuildCache`]).
     /// Only ever try-locked (never waited for), so it cannot deadlock with the GIL.
     cache: Mutex<BuildCache>,
     /// The symbol cache's texts (shared with the decoder's state): read only to make a
@@ -214,7 +215,8 @@ pub struct Builder<'py, 'p> {
     parts: &'p PyParts,
     recv_ts: Option<Bound<'py, PyAny>>,
     now: Option<Bound<'py, PyAny>>,
-    symbols: Option<MutexGuard<'p, BuildCache>>,
+    /// The decoder's build cache, held for the whole call (None: another call holds it).
+    cache: Option<MutexGuard<'p, BuildCache>>,
     /// The field values of the event being built (new references), reused.
     values: Vec<*mut ffi::PyObject>,
     /// The events of the frame being built (new references), reused.
@@ -225,7 +227,7 @@ impl Drop for Builder<'_, '_> {
     fn drop(&mut self) {
         release(&mut self.values);
         release(&mut self.objects);
-        if let Some(cache) = self.symbols.as_mut() {
+        if let Some(cache) = self.cache.as_mut() {
             cache.values.0 = std::mem::take(&mut self.values);
             cache.objects.0 = std::mem::take(&mut self.objects);
         }
@@ -243,12 +245,12 @@ fn release(values: &mut Vec<*mut ffi::PyObject>) {
 
 impl<'py, 'p> Builder<'py, 'p> {
     pub fn new(py: Python<'py>, parts: &'p PyParts, recv_ts: Option<Bound<'py, PyAny>>) -> Self {
-        let mut symbols = match parts.cache.try_lock() {
+        let mut cache = match parts.cache.try_lock() {
             Ok(g) => Some(g),
             Err(TryLockError::Poisoned(p)) => Some(p.into_inner()),
             Err(TryLockError::WouldBlock) => None, // another thread builds: no cache this call
         };
-        let (values, objects) = match symbols {
+        let (values, objects) = match cache {
             Some(ref mut c) => (
                 std::mem::take(&mut c.values.0),
                 std::mem::take(&mut c.objects.0),
@@ -260,7 +262,7 @@ impl<'py, 'p> Builder<'py, 'p> {
             parts,
             recv_ts: recv_ts.filter(|r| !r.is_none()),
             now: None,
-            symbols,
+            cache,
             values,
             objects,
         }
@@ -269,7 +271,7 @@ impl<'py, 'p> Builder<'py, 'p> {
     /// `decode`'s kept inflate buffer (empty) and frame buffers; new ones when this builder has
     /// no cache (another call holds it).
     pub fn take_frame_buffers(&mut self) -> (Vec<u8>, FrameOut<'static>) {
-        match self.symbols.as_mut() {
+        match self.cache.as_mut() {
             Some(c) => (
                 std::mem::take(&mut c.inflated),
                 c.frame.take().unwrap_or_default(),
@@ -280,7 +282,7 @@ impl<'py, 'p> Builder<'py, 'p> {
 
     /// Put back what [`Builder::take_frame_buffers`] gave (dropped if too large to keep).
     pub fn keep_frame_buffers(&mut self, mut inflated: Vec<u8>, frame: FrameOut<'static>) {
-        let Some(c) = self.symbols.as_mut() else {
+        let Some(c) = self.cache.as_mut() else {
             return;
         };
         if inflated.capacity() <= KEEP_INFLATED_BYTES {
@@ -506,7 +508,7 @@ impl<'py, 'p> Builder<'py, 'p> {
         all: &Bound<'py, PyTuple>,
     ) -> PyResult<Bound<'py, PyTuple>> {
         let py = self.py;
-        if let Some(cache) = self.symbols.as_mut() {
+        if let Some(cache) = self.cache.as_mut() {
             if let Some(hit) = cache
                 .kwnames
                 .get(k)
@@ -522,7 +524,7 @@ impl<'py, 'p> Builder<'py, 'p> {
             .map(|(_, n)| n)
             .collect();
         let t = PyTuple::new(py, kept)?;
-        if let Some(cache) = self.symbols.as_mut() {
+        if let Some(cache) = self.cache.as_mut() {
             if cache.kwnames.len() <= k {
                 cache.kwnames.resize_with(k + 1, Vec::new);
             }
@@ -557,7 +559,7 @@ impl<'py, 'p> Builder<'py, 'p> {
     /// The Python string of symbol-cache string `index` (`2 * id`: unified, `2 * id + 1`:
     /// raw), made from the shared texts the first time.
     fn symbol(&mut self, index: usize) -> PyResult<Bound<'py, PyAny>> {
-        if let Some(Some(s)) = self.symbols.as_ref().and_then(|c| c.symbols.get(index)) {
+        if let Some(Some(s)) = self.cache.as_ref().and_then(|c| c.symbols.get(index)) {
             return Ok(s.bind(self.py).clone().into_any());
         }
         self.symbol_miss(index)
@@ -572,7 +574,7 @@ impl<'py, 'p> Builder<'py, 'p> {
             return Err(internal_error("symbol id"));
         };
         let text = if index % 2 == 0 { unified } else { raw };
-        let Some(cache) = self.symbols.as_mut().map(|c| &mut c.symbols) else {
+        let Some(cache) = self.cache.as_mut().map(|c| &mut c.symbols) else {
             return Ok(PyString::new(py, &text).into_any());
         };
         let s = new_str(py, &text);
