@@ -574,10 +574,10 @@ impl<'py, 'p> Builder<'py, 'p> {
             return Err(internal_error("symbol id"));
         };
         let text = if index % 2 == 0 { unified } else { raw };
-        let Some(cache) = self.cache.as_mut().map(|c| &mut c.symbols) else {
-            return Ok(PyString::new(py, &text).into_any());
-        };
         let s = new_str(py, &text);
+        let Some(cache) = self.cache.as_mut().map(|c| &mut c.symbols) else {
+            return Ok(s);
+        };
         let Ok(s) = s.cast_into::<PyString>() else {
             return Ok(PyString::new(py, &text).into_any());
         };
